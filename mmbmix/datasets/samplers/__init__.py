@@ -1,0 +1,3 @@
+from .dual_batch_sampler import DualBatchSampler
+
+__all__ = ['DualBatchSampler']

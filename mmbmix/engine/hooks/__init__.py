@@ -1,0 +1,3 @@
+from .label_manager_hook import LabelManagerHook
+
+__all__ = ['LabelManagerHook']

@@ -1,0 +1,3 @@
+from .shot_group_map import ShotGroupAveragePrecision
+
+__all__ = ['ShotGroupAveragePrecision']

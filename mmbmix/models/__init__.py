@@ -1,0 +1,1 @@
+from . import heads, losses, utils  # noqa: F401

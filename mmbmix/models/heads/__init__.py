@@ -1,0 +1,3 @@
+from .balancemix_head import BalanceMixHead
+
+__all__ = ['BalanceMixHead']

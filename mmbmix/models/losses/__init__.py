@@ -1,0 +1,3 @@
+from .balancemix_loss import BalanceMixLoss
+
+__all__ = ['BalanceMixLoss']

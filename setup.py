@@ -1,0 +1,41 @@
+import os.path as osp
+
+from setuptools import find_packages, setup
+
+
+def get_version():
+    scope = {}
+    with open(osp.join(osp.dirname(__file__), 'mmbmix', 'version.py')) as f:
+        exec(compile(f.read(), 'version.py', 'exec'), scope)
+    return scope['__version__']
+
+
+setup(
+    name='mmbmix',
+    version=get_version(),
+    description='BalanceMix (AAAI 2024) for multi-label classification with '
+    'imbalanced and noisy labels, as an mmpretrain plugin',
+    long_description=open('README.md').read() if osp.exists('README.md') else '',
+    long_description_content_type='text/markdown',
+    license='Apache-2.0',
+    packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
+    python_requires='>=3.8',
+    install_requires=[
+        'mmpretrain>=1.2.0,<1.3',
+        'mmengine>=0.10.4,<1.0',
+        'torch>=2.0',
+        'torchvision',
+        'numpy',
+        'scikit-learn',
+        'pycocotools',
+        'matplotlib',
+    ],
+    extras_require={
+        # Pure-Python mmcv for CPU machines and CI. Users with a compiled,
+        # full mmcv install without this extra so that it is not replaced.
+        'lite': ['mmcv-lite>=2.0.0,<2.4.0'],
+        'tests': ['pytest', 'pytest-timeout', 'tensorboard', 'timm'],
+        'timm': ['timm'],
+    },
+    zip_safe=False,
+)
