@@ -1,1 +1,3 @@
-from . import heads, losses, utils  # noqa: F401
+from .heads import *  # noqa: F401,F403
+from .losses import *  # noqa: F401,F403
+from .utils import *  # noqa: F401,F403

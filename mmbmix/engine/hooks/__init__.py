@@ -1,3 +1,4 @@
+from .epoch_seed_hook import EpochSeedHook
 from .label_manager_hook import LabelManagerHook
 
-__all__ = ['LabelManagerHook']
+__all__ = ['EpochSeedHook', 'LabelManagerHook']

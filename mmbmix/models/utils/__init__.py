@@ -1,8 +1,13 @@
 from .data_preprocessor import BalanceMixDataPreprocessor
 from .gmm import fit_gmm_1d, gmm_posterior
+from .label_refinery import (clean_prob, label_bce, label_diagnostics,
+                             label_weights, relabel)
 from .minority_mixup import MinorityMixup
+from .minority_score import class_confidence, instance_score, sampling_probs
 
 __all__ = [
     'BalanceMixDataPreprocessor', 'MinorityMixup', 'fit_gmm_1d',
-    'gmm_posterior'
+    'gmm_posterior', 'clean_prob', 'label_bce', 'label_diagnostics',
+    'label_weights', 'relabel', 'class_confidence', 'instance_score',
+    'sampling_probs'
 ]

@@ -1,3 +1,73 @@
-"""Placeholder: being written."""
-class BalanceMixDataPreprocessor:  # noqa
-    pass
+"""Data preprocessor that refines labels and mixes the dual batch."""
+from typing import Optional
+
+import torch
+from mmpretrain.models.utils import ClsDataPreprocessor
+from mmpretrain.registry import BATCH_AUGMENTS, MODELS
+
+
+@MODELS.register_module()
+class BalanceMixDataPreprocessor(ClsDataPreprocessor):
+    """``ClsDataPreprocessor`` that mixes a random and a minority half.
+
+    In training, the batch (random half, then minority half, from
+    :class:`~mmbmix.datasets.DualBatchSampler`) is normalised as usual, its
+    labels are replaced by the refined labels of the label manager (labels
+    are refined *before* mixing), and the halves are mixed by
+    :class:`MinorityMixup` (Eq. 5). Each mixed sample carries ``gt_score``
+    (the mixed target) and ``label_weight``: the per-label weight of Eq. 10
+    of its random instance (1 for clean and re-labeled labels, ``p_G`` for
+    ambiguous ones). Outside training it is a plain ``ClsDataPreprocessor``.
+
+    The label state is set by :class:`~mmbmix.engine.hooks.LabelManagerHook`
+    through :meth:`set_label_state`; until then (warm-up) the given labels
+    are used with weight 1, i.e. plain BCE on the mixed batch.
+
+    Args:
+        num_classes (int): number of classes K.
+        mix (dict): config of the batch mixer. Defaults to
+            ``dict(type='MinorityMixup', alpha=4.0)``.
+        **kwargs: the arguments of ``ClsDataPreprocessor`` (``mean``,
+            ``std``, ``to_rgb``, ...). ``batch_augments`` is not accepted:
+            the mixing is this class's job.
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 mix: dict = dict(type='MinorityMixup', alpha=4.0),
+                 **kwargs) -> None:
+        if kwargs.get('batch_augments') is not None:
+            raise ValueError(
+                'BalanceMixDataPreprocessor: batch_augments must be None; '
+                'configure the mixing with `mix=dict(type=...)`')
+        kwargs['to_onehot'] = True
+        super().__init__(num_classes=num_classes, **kwargs)
+        self.mixer = BATCH_AUGMENTS.build(mix)
+        self.refined_labels: Optional[torch.Tensor] = None
+        self.label_weights: Optional[torch.Tensor] = None
+
+    def set_label_state(self, refined_labels: Optional[torch.Tensor],
+                        label_weights: Optional[torch.Tensor]) -> None:
+        """Install the label manager's ``(N, K)`` refined labels and weights
+        (None for both returns to the given labels with weight 1)."""
+        self.refined_labels = refined_labels
+        self.label_weights = label_weights
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        data = super().forward(data, training=False)
+        if not training:
+            return data
+        samples = data['data_samples']
+        targets = torch.stack([s.gt_score for s in samples]).float()
+        weights = torch.ones_like(targets)
+        if self.refined_labels is not None:
+            idx = torch.tensor([s.sample_idx for s in samples])
+            targets = self.refined_labels[idx].to(targets)
+            weights = self.label_weights[idx].to(targets)
+        inputs, targets, _ = self.mixer(data['inputs'], targets)
+        b = inputs.size(0)
+        # One DataSample per mixed instance, as ClsDataPreprocessor does.
+        for sample, target, weight in zip(samples[:b], targets, weights[:b]):
+            sample.set_gt_score(target)
+            sample.set_field(weight, 'label_weight')
+        return dict(inputs=inputs, data_samples=samples[:b])

@@ -1,3 +1,58 @@
-"""Placeholder: being written."""
-class MinorityMixup:  # noqa
-    pass
+"""Minority-augmented Mixup (BalanceMix Eq. 5)."""
+import torch
+from mmpretrain.registry import BATCH_AUGMENTS
+from torch.distributions import Beta
+
+
+@BATCH_AUGMENTS.register_module()
+class MinorityMixup:
+    """Mix each random instance with its minority partner (Eq. 5).
+
+    The batch holds the random half followed by the minority half (as the
+    :class:`~mmbmix.datasets.DualBatchSampler` yields it). Pair ``i`` gets
+
+    ``x = lam x_R + (1 - lam) x_M``, ``y = lam y_R + (1 - lam) y_M``,
+
+    with ``lam = max(lam', 1 - lam')``, ``lam' ~ Beta(alpha, alpha)`` drawn
+    per pair, so the random instance always dominates (``lam >= 0.5``).
+
+    Args:
+        alpha (float): parameter of the Beta distribution. Defaults to 4.0
+            (the paper's value).
+    """
+
+    def __init__(self, alpha: float = 4.0) -> None:
+        alpha = float(alpha)
+        if not alpha > 0:
+            raise ValueError(f'MinorityMixup: alpha must be > 0, got {alpha}')
+        self.alpha = alpha
+
+    def sample_lambda(self, num: int, device=None) -> torch.Tensor:
+        """``(num,)`` mixing ratios ``max(lam', 1 - lam')``."""
+        a = torch.tensor(self.alpha)
+        lam = Beta(a, a).sample((num, ))
+        return torch.maximum(lam, 1 - lam).to(device)
+
+    def __call__(self, inputs: torch.Tensor, targets: torch.Tensor):
+        """Mix the two halves of a batch.
+
+        Args:
+            inputs (Tensor): ``(2B, ...)`` random half then minority half.
+            targets (Tensor): ``(2B, K)`` (refined) labels of both halves.
+
+        Returns:
+            tuple[Tensor, Tensor, Tensor]: mixed inputs ``(B, ...)``, mixed
+            targets ``(B, K)`` and ``lam`` ``(B,)``.
+        """
+        if inputs.size(0) % 2 or inputs.size(0) != targets.size(0):
+            raise ValueError(
+                'MinorityMixup expects a batch of a random half and an equal '
+                f'minority half; got {inputs.size(0)} inputs and '
+                f'{targets.size(0)} targets (use DualBatchSampler)')
+        b = inputs.size(0) // 2
+        lam = self.sample_lambda(b, inputs.device)
+        lam_x = lam.view(-1, *([1] * (inputs.dim() - 1))).to(inputs.dtype)
+        mixed = lam_x * inputs[:b] + (1 - lam_x) * inputs[b:]
+        lam_y = lam.view(-1, 1).to(targets.dtype)
+        mixed_targets = lam_y * targets[:b] + (1 - lam_y) * targets[b:]
+        return mixed, mixed_targets, lam

@@ -1,0 +1,22 @@
+# Turns an ordinary mmpretrain multi-label config into BalanceMix: add this
+# file to `_base_` after the dataset, model and schedule.
+# - the dataloader yields a random half and a minority half (Eq. 4);
+# - the data preprocessor refines labels and mixes the halves (Eq. 5);
+# - the head weights each label's BCE (Eq. 10);
+# - the label manager refits mixtures and re-labels once per epoch (Eq. 2-9).
+train_dataloader = dict(batch_sampler=dict(type='DualBatchSampler'))
+data_preprocessor = dict(
+    type='BalanceMixDataPreprocessor',
+    mix=dict(type='MinorityMixup', alpha=4.0))
+model = dict(head=dict(type='BalanceMixHead', loss=dict(type='BalanceMixLoss')))
+custom_hooks = [
+    dict(
+        type='LabelManagerHook',
+        warmup_epochs=5,
+        relabel_threshold=0.975,
+        use_minority_sampler=True,
+        use_clean=True,
+        use_relabel=True,
+        use_ambiguous=True),
+    dict(type='EpochSeedHook'),
+]

@@ -1,0 +1,10 @@
+# SGD momentum 0.9, weight decay 1e-4, lr 0.01, cosine annealing,
+# 50 epochs, batch 64 (paper, Appendix D: two GPUs, 32 per GPU).
+optim_wrapper = dict(
+    optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4))
+param_scheduler = dict(
+    type='CosineAnnealingLR', T_max=50, by_epoch=True, begin=0, end=50)
+train_cfg = dict(by_epoch=True, max_epochs=50, val_interval=1)
+val_cfg = dict()
+test_cfg = dict()
+auto_scale_lr = dict(base_batch_size=64)

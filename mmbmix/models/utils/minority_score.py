@@ -1,0 +1,73 @@
+"""Confidence-based minority sampling (BalanceMix Eq. 2-4).
+
+Three small, pure tensor functions; each equation lives in exactly one of
+them. ``probs`` are the model's sigmoid outputs f(x)_k, ``labels`` the labels
+the dataset *gives* (noisy), both ``(N, K)``.
+"""
+import torch
+
+
+def class_confidence(probs: torch.Tensor, labels: torch.Tensor):
+    """Expected confidence per class for presence and absence (Eq. 2).
+
+    Args:
+        probs (Tensor): ``(N, K)`` sigmoid outputs.
+        labels (Tensor): ``(N, K)`` given labels (bool or 0/1).
+
+    Returns:
+        tuple[Tensor, Tensor]: ``P`` and ``A``, each ``(K,)``: the mean of
+        ``f(x)_k`` over instances with ``y_k = 1`` and the mean of
+        ``1 - f(x)_k`` over instances with ``y_k = 0``. A class with no
+        positive (negative) label gets ``P = 1`` (``A = 1``): there is nothing
+        to be unsure about, and the value never enters Eq. 3 for it.
+    """
+    pos = labels.bool()
+    probs = probs.float()
+    n_pos = pos.sum(0)
+    n_neg = pos.size(0) - n_pos
+    p_sum = torch.where(pos, probs, torch.zeros_like(probs)).sum(0)
+    a_sum = torch.where(pos, torch.zeros_like(probs), 1 - probs).sum(0)
+    P = torch.where(n_pos > 0, p_sum / n_pos.clamp(min=1), torch.ones_like(p_sum))
+    A = torch.where(n_neg > 0, a_sum / n_neg.clamp(min=1), torch.ones_like(a_sum))
+    return P, A
+
+
+def instance_score(labels: torch.Tensor, P: torch.Tensor,
+                   A: torch.Tensor) -> torch.Tensor:
+    """Confidence score of each instance (Eq. 3).
+
+    ``Score(x) = sum_k [y_k = 1] P(k) + [y_k = 0] A(k)``, as one matrix
+    product: ``y @ P + (1 - y) @ A``.
+
+    Args:
+        labels (Tensor): ``(N, K)`` given labels.
+        P (Tensor): ``(K,)`` presence confidence from :func:`class_confidence`.
+        A (Tensor): ``(K,)`` absence confidence.
+
+    Returns:
+        Tensor: ``(N,)`` scores.
+    """
+    y = labels.float()
+    return y @ P.float() + (1 - y) @ A.float()
+
+
+def sampling_probs(score: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """Minority sampling probability, proportional to ``1 / Score`` (Eq. 4).
+
+    Args:
+        score (Tensor): ``(N,)`` instance scores (Eq. 3), non-negative.
+        eps (float): floor on the score, so that an all-zero score (a model
+            that is wrong on every label of an instance) stays finite.
+
+    Returns:
+        Tensor: ``(N,)`` float64 probabilities summing to 1. Non-finite
+        scores fall back to the uniform distribution rather than reaching the
+        sampler.
+    """
+    score = score.double()
+    if score.numel() == 0:
+        return score
+    if not torch.isfinite(score).all():
+        return torch.full_like(score, 1.0 / score.numel())
+    inv = 1.0 / score.clamp(min=eps)
+    return inv / inv.sum()

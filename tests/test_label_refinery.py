@@ -1,0 +1,74 @@
+"""Eq. 2-4 (minority score) and Eq. 9, 10, 12-13 (label management)."""
+import torch
+
+from mmbmix.models.utils import (class_confidence, instance_score,
+                                 label_diagnostics, label_weights, relabel,
+                                 sampling_probs)
+
+
+def test_eq2_to_eq4_by_hand():
+    probs = torch.tensor([[0.9, 0.2], [0.6, 0.1], [0.3, 0.8]])
+    labels = torch.tensor([[1, 0], [1, 0], [0, 1]], dtype=torch.bool)
+    P, A = class_confidence(probs, labels)
+    assert torch.allclose(P, torch.tensor([(0.9 + 0.6) / 2, 0.8]))
+    assert torch.allclose(A, torch.tensor([1 - 0.3, ((1 - .2) + (1 - .1)) / 2]))
+    score = instance_score(labels, P, A)
+    expect = torch.tensor([P[0] + A[1], P[0] + A[1], A[0] + P[1]])
+    assert torch.allclose(score, expect)
+    p = sampling_probs(score)
+    inv = 1 / expect.double()
+    assert torch.allclose(p, inv / inv.sum())
+    assert abs(p.sum().item() - 1) < 1e-12
+    # The least confident instance is the most likely to be drawn.
+    assert p.argmax() == expect.argmin()
+
+
+def test_sampling_probs_never_nan():
+    p = sampling_probs(torch.tensor([1.0, float('nan'), 2.0]))
+    assert torch.isfinite(p).all() and torch.allclose(p, torch.full((3, ), 1 / 3).double())
+    p = sampling_probs(torch.tensor([0.0, 1.0]))
+    assert torch.isfinite(p).all() and p[0] > p[1]
+
+
+def test_eq9_relabel_rule():
+    conf = torch.tensor([[0.99, 0.01, 0.5, 0.99]])
+    labels = torch.tensor([[0, 1, 1, 0]], dtype=torch.bool)
+    clean = torch.tensor([[False, False, False, True]])
+    refined, relabeled = relabel(conf, labels, clean, 0.975)
+    # not clean & conf > eps -> 1; not clean & conf < 1-eps -> 0;
+    # in between stays; clean labels are never touched.
+    assert refined.tolist() == [[True, False, True, False]]
+    assert relabeled.tolist() == [[True, True, False, False]]
+    refined, relabeled = relabel(conf, labels, clean, 0.55)
+    assert relabeled.tolist() == [[True, True, False, False]]
+    refined, _ = relabel(torch.tensor([[0.6, 0.4]]),
+                         torch.tensor([[0, 1]], dtype=torch.bool),
+                         torch.zeros(1, 2, dtype=torch.bool), 0.55)
+    assert refined.tolist() == [[True, False]]
+
+
+def test_label_weights_and_ablation_switches():
+    clean = torch.tensor([[True, False, False]])
+    relabeled = torch.tensor([[False, True, False]])
+    p_g = torch.tensor([[0.9, 0.3, 0.2]])
+    assert label_weights(clean, relabeled, p_g).tolist() == [[1.0, 1.0, 0.2]]
+    w = label_weights(clean, relabeled, p_g, use_ambiguous=False)
+    assert w.tolist() == [[1.0, 1.0, 0.0]]
+    w = label_weights(clean, relabeled, p_g, use_relabel=False,
+                      use_ambiguous=False)
+    assert w.tolist() == [[1.0, 0.0, 0.0]]
+    w = label_weights(clean, relabeled, p_g, use_relabel=False)
+    assert torch.allclose(w, torch.tensor([[1.0, 0.3, 0.2]]))
+
+
+def test_eq12_eq13_diagnostics():
+    true = torch.tensor([[1, 0, 0, 1]], dtype=torch.bool)
+    given = torch.tensor([[1, 1, 0, 0]], dtype=torch.bool)  # 2 correct
+    clean = torch.tensor([[True, True, False, False]])  # 1 of 2 correct
+    relabeled = torch.tensor([[False, False, False, True]])
+    refined = torch.tensor([[1, 1, 0, 1]], dtype=torch.bool)
+    d = label_diagnostics(given, true, clean, relabeled, refined)
+    assert d['precision'] == 0.5
+    assert d['recall'] == 0.5
+    assert d['relabel_proportion'] == 0.25
+    assert d['relabel_accuracy'] == 1.0
