@@ -8,7 +8,7 @@ train_dataloader = dict(batch_sampler=dict(type='DualBatchSampler'))
 data_preprocessor = dict(
     type='BalanceMixDataPreprocessor',
     mix=dict(type='MinorityMixup', alpha=4.0))
-model = dict(head=dict(type='BalanceMixHead', loss=dict(type='BalanceMixLoss')))
+model = dict(head=dict(type='BalanceMixHead', loss=dict(_delete_=True, type='BalanceMixLoss')))
 custom_hooks = [
     dict(
         type='LabelManagerHook',

@@ -1,3 +1,316 @@
-"""Placeholder: being written."""
-class LabelNoiseDataset:  # noqa
-    pass
+"""Synthetic label noise for multi-label training sets (BalanceMix, Eq. 11).
+
+Three noise types are injected into the *training* split only:
+
+- ``mislabel`` (class-dependent, Eq. 11): each positive label of class i
+  moves, with probability tau, to a class j != i drawn with probability
+  N_j / (N - N_i).
+- ``flip`` (class-independent): every entry flips with probability tau.
+- ``single_positive`` (missing labels): one positive per instance is kept,
+  chosen uniformly at random; the others become 0.
+
+Each noise is a pure function of (clean labels, type, tau, seed), so every
+rank, worker, resume and later run sees the same noisy labels.
+"""
+import copy
+from typing import Optional, Union
+
+import numpy as np
+from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
+from mmpretrain.registry import DATASETS
+
+from .utils import get_label_matrix
+
+RngLike = Union[None, int, np.random.Generator]
+
+
+def _as_label_matrix(labels) -> np.ndarray:
+    """Check and copy an ``(N, K)`` label matrix into a bool numpy array."""
+    labels = np.asarray(labels)
+    if labels.ndim != 2:
+        raise ValueError('label matrix must have shape (N, K), got shape '
+                         f'{labels.shape}')
+    return labels.astype(bool, copy=True)
+
+
+def _check_rate(tau: float) -> float:
+    if not 0.0 <= float(tau) < 1.0:
+        raise ValueError(f'noise_rate must be in [0, 1), got {tau!r}')
+    return float(tau)
+
+
+def mislabel_noise(labels, tau: float, rng: RngLike = None) -> np.ndarray:
+    """Class-dependent mislabelling (BalanceMix Eq. 11).
+
+    Each positive label (n, i) is selected to move with probability ``tau``.
+    Its target j is drawn with probability proportional to N_j (the number of
+    positive labels of class j), renormalised over the classes that are not
+    positive in instance n; i is itself positive, so with a single positive
+    this is exactly N_j / (N - N_i). y~_i becomes 0 and y~_j becomes 1.
+
+    Several moving labels of one instance: their targets are drawn one after
+    the other *without replacement* from the classes that are not clean
+    positives of the instance, i.e. a target excludes the instance's
+    positives, the origins of moved labels and the earlier targets, so no
+    label is lost by two moves landing on one class. This is done at once by
+    an exponential race (Efraimidis-Spirakis): class j arrives at time
+    E_nj / N_j, and the m moving labels of an instance, taken in a random
+    order, go to the m first arrivals. When fewer allowed classes (with
+    N_j > 0) than moving labels exist, the labels left over stay.
+
+    Args:
+        labels (array-like): clean ``(N, K)`` bool label matrix.
+        tau (float): probability that a positive label moves, in [0, 1).
+        rng (int | np.random.Generator, optional): seed or generator.
+
+    Returns:
+        np.ndarray: noisy ``(N, K)`` bool label matrix.
+    """
+    clean = _as_label_matrix(labels)
+    tau = _check_rate(tau)
+    rng = np.random.default_rng(rng)
+    n, k = clean.shape
+    # All draws cover the whole matrix: the result depends only on the seed.
+    move = clean & (rng.random((n, k)) < tau)
+    arrival = rng.standard_exponential((n, k))
+    move_order = rng.random((n, k))
+
+    rows = np.flatnonzero(move.any(axis=1))
+    noisy = clean.copy()
+    if rows.size == 0:
+        return noisy
+    weight = clean.sum(axis=0).astype(np.float64)  # N_j
+    arrival = np.divide(arrival[rows], weight,
+                        out=np.full((rows.size, k), np.inf),
+                        where=weight > 0)
+    arrival[clean[rows]] = np.inf  # never land on a clean positive
+    move_order = np.where(move[rows], move_order[rows], np.inf)
+
+    targets = np.argsort(arrival, axis=1, kind='stable')
+    origins = np.argsort(move_order, axis=1, kind='stable')
+    num_moves = np.minimum(move[rows].sum(axis=1),
+                           np.isfinite(arrival).sum(axis=1))
+    slot = np.arange(k) < num_moves[:, None]
+    row_idx = np.broadcast_to(rows[:, None], slot.shape)[slot]
+    noisy[row_idx, origins[slot]] = False
+    noisy[row_idx, targets[slot]] = True
+    return noisy
+
+
+def flip_noise(labels, tau: float, rng: RngLike = None) -> np.ndarray:
+    """Class-independent random flip: each entry flips with probability tau.
+
+    Args:
+        labels (array-like): clean ``(N, K)`` bool label matrix.
+        tau (float): flip probability, in [0, 1).
+        rng (int | np.random.Generator, optional): seed or generator.
+
+    Returns:
+        np.ndarray: noisy ``(N, K)`` bool label matrix.
+    """
+    clean = _as_label_matrix(labels)
+    tau = _check_rate(tau)
+    rng = np.random.default_rng(rng)
+    return clean ^ (rng.random(clean.shape) < tau)
+
+
+def single_positive_labels(labels,
+                           tau: float = 0.0,
+                           rng: RngLike = None) -> np.ndarray:
+    """Missing labels: keep one positive per instance, uniformly at random.
+
+    All the other labels become 0 (assume-negative). Instances without a
+    positive stay empty.
+
+    Args:
+        labels (array-like): clean ``(N, K)`` bool label matrix.
+        tau (float): ignored; present for a uniform signature.
+        rng (int | np.random.Generator, optional): seed or generator.
+
+    Returns:
+        np.ndarray: ``(N, K)`` bool matrix with at most one positive per row.
+    """
+    clean = _as_label_matrix(labels)
+    rng = np.random.default_rng(rng)
+    keys = np.where(clean, rng.random(clean.shape), -1.0)
+    noisy = np.zeros_like(clean)
+    rows = np.flatnonzero(clean.any(axis=1))
+    noisy[rows, keys[rows].argmax(axis=1)] = True
+    return noisy
+
+
+def clean_labels(labels, tau: float = 0.0, rng: RngLike = None) -> np.ndarray:
+    """Identity noise (``noise_type='clean'``): a copy of the labels."""
+    return _as_label_matrix(labels)
+
+
+NOISE_FUNCTIONS = {
+    'clean': clean_labels,
+    'mislabel': mislabel_noise,
+    'flip': flip_noise,
+    'single_positive': single_positive_labels,
+}
+
+
+def noise_statistics(clean: np.ndarray, noisy: np.ndarray) -> dict:
+    """Realized noise: fractions of corrupted entries.
+
+    Returns a dict with ``rate_all`` (over all N*K entries), ``rate_pos``
+    (clean positives turned 0), ``rate_neg`` (clean negatives turned 1) and
+    the positive counts before and after.
+    """
+    clean = np.asarray(clean, dtype=bool)
+    noisy = np.asarray(noisy, dtype=bool)
+    num_pos = int(clean.sum())
+    num_neg = int(clean.size - num_pos)
+    return dict(
+        num_entries=int(clean.size),
+        num_pos_clean=num_pos,
+        num_pos_noisy=int(noisy.sum()),
+        rate_all=float((clean != noisy).sum() / max(clean.size, 1)),
+        rate_pos=float((clean & ~noisy).sum() / max(num_pos, 1)),
+        rate_neg=float((~clean & noisy).sum() / max(num_neg, 1)))
+
+
+@DATASETS.register_module()
+class LabelNoiseDataset:
+    """Dataset wrapper that injects synthetic label noise (BalanceMix Eq. 11).
+
+    The noisy labels are computed once, when the wrapper is fully
+    initialised, from the labels the inner dataset gives, as a pure function
+    of (clean labels, ``noise_type``, ``noise_rate``, ``seed``). Items are
+    produced by the inner dataset's pipeline with ``gt_label`` replaced by
+    the noisy label indices, so ``PackInputs`` packs the noisy labels. The
+    clean labels stay available as :attr:`clean_label_matrix`.
+
+    Args:
+        dataset (BaseDataset | dict): the training dataset or its config.
+        noise_type (str): ``'mislabel'``, ``'flip'``, ``'single_positive'``
+            or ``'clean'`` (no noise).
+        noise_rate (float): tau in [0, 1); ignored by ``'single_positive'``
+            and ``'clean'``.
+        seed (int): seed of the noise. Defaults to 0.
+        lazy_init (bool): defer loading annotations and computing the noise
+            to :meth:`full_init`. Defaults to False.
+    """
+
+    def __init__(self,
+                 dataset: Union[BaseDataset, dict],
+                 noise_type: str,
+                 noise_rate: float,
+                 seed: int = 0,
+                 lazy_init: bool = False):
+        if noise_type not in NOISE_FUNCTIONS:
+            raise ValueError(
+                f'LabelNoiseDataset: noise_type must be one of '
+                f'{sorted(NOISE_FUNCTIONS)}, got {noise_type!r}')
+        if not isinstance(noise_rate, (int, float)) or \
+                not 0.0 <= noise_rate < 1.0:
+            raise ValueError('LabelNoiseDataset: noise_rate must be in '
+                             f'[0, 1), got {noise_rate!r}')
+        if isinstance(dataset, dict):
+            self.dataset = DATASETS.build(dataset)
+        elif isinstance(dataset, BaseDataset):
+            self.dataset = dataset
+        else:
+            raise TypeError('LabelNoiseDataset: dataset must be a config dict '
+                            f'or a BaseDataset, got {type(dataset)}')
+        self.noise_type = noise_type
+        self.noise_rate = float(noise_rate)
+        self.seed = seed
+        self._metainfo = self.dataset.metainfo
+        self._clean: Optional[np.ndarray] = None
+        self._noisy: Optional[np.ndarray] = None
+        self.noise_stats: dict = {}
+        self._fully_initialized = False
+        if not lazy_init:
+            self.full_init()
+
+    @property
+    def metainfo(self) -> dict:
+        """Meta information of the inner dataset."""
+        return copy.deepcopy(self._metainfo)
+
+    @property
+    def pipeline(self):
+        """The inner dataset's pipeline."""
+        return self.dataset.pipeline
+
+    @property
+    def test_mode(self) -> bool:
+        return self.dataset.test_mode
+
+    def full_init(self):
+        """Initialise the inner dataset and compute the noisy labels."""
+        if self._fully_initialized:
+            return
+        self.dataset.full_init()
+        num_classes = len(self._metainfo['classes'])
+        self._clean = get_label_matrix(self.dataset, num_classes).numpy()
+        self._noisy = NOISE_FUNCTIONS[self.noise_type](
+            self._clean, self.noise_rate, np.random.default_rng(self.seed))
+        self.noise_stats = dict(
+            noise_type=self.noise_type, noise_rate=self.noise_rate,
+            seed=self.seed, **noise_statistics(self._clean, self._noisy))
+        self._fully_initialized = True
+        s = self.noise_stats
+        print_log(
+            f'LabelNoiseDataset: {self.noise_type} noise, target rate '
+            f'{self.noise_rate:.3f}, seed {self.seed}; realized corrupted '
+            f'entries: {100 * s["rate_all"]:.2f}% overall, '
+            f'{100 * s["rate_pos"]:.2f}% of positives, '
+            f'{100 * s["rate_neg"]:.2f}% of negatives; positive labels '
+            f'{s["num_pos_clean"]} -> {s["num_pos_noisy"]}',
+            logger='current')
+
+    @property
+    def label_matrix(self) -> np.ndarray:
+        """Noisy ``(N, K)`` bool label matrix (the labels given)."""
+        self.full_init()
+        return self._noisy
+
+    @property
+    def clean_label_matrix(self) -> np.ndarray:
+        """Clean ``(N, K)`` bool label matrix of the inner dataset."""
+        self.full_init()
+        return self._clean
+
+    def __len__(self) -> int:
+        self.full_init()
+        return self._noisy.shape[0]
+
+    def get_cat_ids(self, idx: int) -> list:
+        """Noisy label indices of instance ``idx``."""
+        return np.flatnonzero(self.label_matrix[idx]).tolist()
+
+    def get_data_info(self, idx: int) -> dict:
+        """Inner data info with ``gt_label`` replaced by the noisy labels."""
+        info = self.dataset.get_data_info(idx)
+        info['gt_label'] = self.get_cat_ids(idx)
+        info['sample_idx'] = idx
+        return info
+
+    def prepare_data(self, idx: int):
+        """Noisy data info of ``idx`` through the inner pipeline."""
+        return self.dataset.pipeline(self.get_data_info(idx))
+
+    def __getitem__(self, idx: int):
+        """Like :meth:`BaseDataset.__getitem__`, with the noisy labels."""
+        self.full_init()
+        max_refetch = getattr(self.dataset, 'max_refetch', 1000)
+        for _ in range(max_refetch + 1):
+            data = self.prepare_data(idx)
+            if data is not None:
+                return data
+            if self.test_mode:
+                raise RuntimeError('LabelNoiseDataset: the test pipeline '
+                                   f'returned None for index {idx}')
+            idx = np.random.randint(0, len(self))
+        raise RuntimeError(f'LabelNoiseDataset: cannot get a valid item '
+                           f'after {max_refetch + 1} tries')
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(noise_type={self.noise_type!r}, '
+                f'noise_rate={self.noise_rate}, seed={self.seed}, '
+                f'dataset={self.dataset.__class__.__name__})')
