@@ -139,7 +139,8 @@ class LabelManagerHook(Hook):
         true = getattr(dataset, 'clean_label_matrix', None)
         self.true = None if true is None else torch.as_tensor(
             true, dtype=torch.bool)
-        counts = self.given.sum(0)
+        # Shot groups by the true labels where known, else by the given ones.
+        counts = (self.given if self.true is None else self.true).sum(0)
         self.few_shot = counts < self.shot_thresholds[1]
         self._check_state_shape()
         self._audit_loader = self._build_audit_loader(loader)

@@ -1,0 +1,71 @@
+# DeepFashion fine-grained attributes (26 classes), BalanceMix protocol:
+# 16,000 train / 4,000 val images, 448x448 (the paper gives one resolution
+# for all datasets), RandAugment. The JSON files are written by
+# tools/dataset_converters/deepfashion_to_json.py (docs/data_preparation.md).
+dataset_type = 'DeepFashionMultiLabel'
+data_root = 'data/deepfashion'
+data_preprocessor = dict(
+    num_classes=26,
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    to_rgb=True,
+    to_onehot=True,
+)
+bgr_mean = data_preprocessor['mean'][::-1]
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(448, 448)),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(
+        type='RandAugment',
+        policies='timm_increasing',
+        num_policies=2,
+        total_level=10,
+        magnitude_level=9,
+        hparams=dict(pad_val=[round(x) for x in bgr_mean])),
+    dict(type='PackInputs'),
+]
+
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(448, 448)),
+    dict(type='PackInputs'),
+]
+
+# BalanceMix: batch 64 on two GPUs, i.e. 32 per GPU.
+train_dataloader = dict(
+    batch_size=32,
+    num_workers=8,
+    persistent_workers=True,
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='annotations/train.json',
+        data_prefix='Img/',
+        pipeline=train_pipeline),
+    sampler=dict(type='DefaultSampler', shuffle=True),
+)
+
+val_dataloader = dict(
+    batch_size=32,
+    num_workers=8,
+    persistent_workers=True,
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='annotations/val.json',
+        data_prefix='Img/',
+        test_mode=True,
+        pipeline=test_pipeline),
+    sampler=dict(type='DefaultSampler', shuffle=False),
+)
+# mAP over all classes and the many / medium / few-shot groups
+# (> 10,000 / 1,000-10,000 / < 1,000 positive training labels).
+val_evaluator = dict(
+    type='ShotGroupAveragePrecision',
+    shot_thresholds=(10000, 1000),
+    train_ann_file=data_root + '/annotations/train.json')
+
+test_dataloader = val_dataloader
+test_evaluator = val_evaluator
