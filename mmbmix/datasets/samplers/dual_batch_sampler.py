@@ -54,6 +54,7 @@ class DualBatchSampler(BatchSampler):
         self.seed = sync_random_seed() if seed is None else int(seed)
         self.rank, _ = get_dist_info()
         self.num_instances = len(sampler.dataset)
+        self._probs: Optional[torch.Tensor] = None
         self._cdf: Optional[torch.Tensor] = None
 
     @property
@@ -72,7 +73,7 @@ class DualBatchSampler(BatchSampler):
                 zero; normalised here. None returns to uniform sampling.
         """
         if probs is None:
-            self._cdf = None
+            self._probs = self._cdf = None
             return
         probs = torch.as_tensor(probs, dtype=torch.float64).flatten().cpu()
         if probs.numel() != self.num_instances:
@@ -83,17 +84,17 @@ class DualBatchSampler(BatchSampler):
                 or probs.sum() <= 0:
             raise ValueError('DualBatchSampler: sampling probabilities must '
                              'be finite, non-negative and not all zero')
-        cdf = torch.cumsum(probs, 0)
-        self._cdf = cdf / cdf[-1]
+        self._probs = probs / probs.sum()
+        self._cdf = torch.cumsum(self._probs, 0)
 
     @property
     def sampling_probs(self) -> torch.Tensor:
         """The current ``(N,)`` minority sampling probabilities."""
-        if self._cdf is None:
+        if self._probs is None:
             return torch.full((self.num_instances, ),
                               1.0 / self.num_instances,
                               dtype=torch.float64)
-        return torch.diff(self._cdf, prepend=self._cdf.new_zeros(1))
+        return self._probs
 
     def _generator(self) -> torch.Generator:
         seq = np.random.SeedSequence([self.seed, self.epoch, self.rank])
@@ -110,7 +111,7 @@ class DualBatchSampler(BatchSampler):
         g = self._generator()
         if self._cdf is None:
             return torch.randint(self.num_instances, (num, ), generator=g)
-        u = torch.rand(num, generator=g, dtype=torch.float64)
+        u = torch.rand(num, generator=g, dtype=torch.float64) * self._cdf[-1]
         idx = torch.searchsorted(self._cdf, u, right=True)
         return idx.clamp_(max=self.num_instances - 1)
 

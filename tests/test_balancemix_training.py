@@ -1,0 +1,103 @@
+"""BalanceMix end to end on a small digits mosaic: warm-up, label states,
+resume and 2-process distributed training."""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.runner import Runner
+
+from mmbmix.models.utils.label_refinery import AMBIGUOUS, CLEAN, RELABELED
+from mmbmix.utils import register_safe_globals
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from _bmix_config import ROOT, small_bmix_config  # noqa: E402
+import _state_dump_hook  # noqa: E402,F401  (registers LabelStateDumpHook)
+
+
+def _state(work_dir, epoch, rank=0):
+    return torch.load(osp.join(work_dir, f'state_rank{rank}_epoch{epoch}.pt'))
+
+
+@pytest.fixture(scope='module')
+def data_root(tmp_path_factory):
+    return tmp_path_factory.mktemp('mosaic')
+
+
+@pytest.fixture(scope='module')
+def full_run(tmp_path_factory, data_root):
+    work_dir = tmp_path_factory.mktemp('full')
+    runner = Runner.from_cfg(small_bmix_config(work_dir, data_root))
+    runner.train()
+    return work_dir, runner
+
+
+def test_warmup_is_plain_bce_then_labels_are_managed(full_run):
+    work_dir, runner = full_run
+    # warmup_epochs=2: epoch 1 leaves labels untouched but already feeds
+    # Eq. 4 to the sampler; the state made after epoch 2 serves epoch 3.
+    s1 = _state(work_dir, 1)
+    assert s1['label_state'] is None and s1['weights'] is None
+    probs = s1['sampler_probs']
+    assert abs(probs.sum().item() - 1) < 1e-9
+    assert probs.max() / probs.min() > 1.05  # not uniform any more
+    s2 = _state(work_dir, 2)
+    states = s2['label_state']
+    assert states.shape == (192, 10)
+    # All three kinds of labels exist after the warm-up on 40% flip noise.
+    fracs = [(states == c).float().mean().item()
+             for c in (CLEAN, RELABELED, AMBIGUOUS)]
+    assert fracs[0] > 0.3 and fracs[2] > 0.0
+    w = s2['weights'].float()
+    assert torch.all(w[states == CLEAN] == 1)
+    assert torch.all(w[states == AMBIGUOUS] < 1)
+    # The hook handed the same state to the sampler and the preprocessor.
+    hook = next(h for h in runner.hooks
+                if type(h).__name__ == 'LabelManagerHook')
+    pre = runner.model.data_preprocessor
+    assert torch.equal(pre.refined_labels, hook.refined_labels)
+    assert torch.equal(pre.label_weights, hook.label_weights())
+    assert torch.allclose(hook.sampler.sampling_probs, hook.sampling_probs,
+                          rtol=1e-12, atol=0)
+
+
+def test_resume_reproduces_label_states(full_run, tmp_path, data_root):
+    full_dir, _ = full_run
+    part_dir = tmp_path / 'part'
+    cfg = small_bmix_config(part_dir, data_root, max_epochs=4)
+    cfg.train_cfg.max_epochs = 2  # stop after epoch 2, same schedule
+    Runner.from_cfg(cfg).train()
+    register_safe_globals()  # what tools/train.py does before resuming
+    cfg = small_bmix_config(part_dir, data_root, max_epochs=4)
+    cfg.resume = True
+    cfg.load_from = str(part_dir / 'epoch_2.pth')
+    Runner.from_cfg(cfg).train()
+    for epoch in (2, 4):
+        a, b = _state(full_dir, epoch), _state(part_dir, epoch)
+        assert torch.equal(a['label_state'], b['label_state'])
+        assert torch.equal(a['refined_labels'], b['refined_labels'])
+        assert torch.allclose(a['sampler_probs'], b['sampler_probs'],
+                              rtol=0, atol=1e-12)
+
+
+@pytest.mark.timeout(300)
+def test_two_process_cpu_run_keeps_ranks_identical(tmp_path, data_root):
+    cfg = small_bmix_config(tmp_path, data_root, max_epochs=3)
+    cfg_file = tmp_path / 'cfg.py'
+    cfg.dump(str(cfg_file))
+    env = dict(os.environ, PYTHONPATH=osp.join(ROOT, 'tests'), PORT='29517',
+               OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='')
+    proc = subprocess.run(
+        ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), str(cfg_file), '2',
+         '--work-dir', str(tmp_path)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=280)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for epoch in (1, 2, 3):
+        r0, r1 = _state(tmp_path, epoch, 0), _state(tmp_path, epoch, 1)
+        assert torch.equal(r0['sampler_probs'], r1['sampler_probs'])
+        assert r0['sampler_probs'].max() > r0['sampler_probs'].min()
+        if epoch >= 2:
+            assert torch.equal(r0['label_state'], r1['label_state'])
+            assert torch.equal(r0['refined_labels'], r1['refined_labels'])
