@@ -1,9 +1,13 @@
 """The BalanceMix label manager: per-epoch statistics, mixtures, re-labeling."""
+import hashlib
+import logging
+import os
 from typing import Optional, Sequence
 
 import torch
 from mmengine.dist import all_reduce, broadcast, get_dist_info
 from mmengine.hooks import Hook
+from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 from torch.utils.data import DataLoader
@@ -42,6 +46,8 @@ class LabelManagerHook(Hook):
        the :class:`BalanceMixDataPreprocessor`;
     3. logs the fractions of clean / re-labeled / ambiguous labels, the share
        of the minority probability held by instances with a few-shot label
+       (by the true labels where known; ``few_shot_share_uniform`` is that
+       share under uniform sampling)
        and, when the dataset knows its clean labels
        (``LabelNoiseDataset``), label precision / recall and re-label
        proportion / accuracy (Eq. 12-13).
@@ -68,6 +74,10 @@ class LabelManagerHook(Hook):
         gmm (dict): keyword arguments of ``fit_gmm_1d`` (Eq. 7).
         shot_thresholds (tuple[int, int]): positive-label counts above which
             a class is many-shot and below which it is few-shot.
+        allow_label_change (bool): resume even if the training labels differ
+            from those the checkpoint was made with (also set by the
+            environment variable ``MMBMIX_ALLOW_LABEL_CHANGE=1``). Defaults
+            to False: a changed annotation file is an error on resume.
     """
 
     priority = 'NORMAL'  # before CheckpointHook (VERY_LOW) saves the epoch
@@ -84,7 +94,8 @@ class LabelManagerHook(Hook):
                  num_workers: Optional[int] = None,
                  gmm: dict = dict(
                      max_iter=10, tol=1e-2, reg_covar=5e-4, min_samples=8),
-                 shot_thresholds: Sequence[int] = (10000, 1000)) -> None:
+                 shot_thresholds: Sequence[int] = (10000, 1000),
+                 allow_label_change: bool = False) -> None:
         if not (isinstance(warmup_epochs, int) and warmup_epochs >= 0):
             raise ValueError('LabelManagerHook: warmup_epochs must be a '
                              f'non-negative int, got {warmup_epochs!r}')
@@ -110,6 +121,9 @@ class LabelManagerHook(Hook):
         self.num_workers = num_workers
         self.gmm = dict(gmm)
         self.shot_thresholds = (int(many), int(few))
+        self.allow_label_change = allow_label_change or os.environ.get(
+            'MMBMIX_ALLOW_LABEL_CHANGE', '') == '1'
+        self._loaded_digest: Optional[str] = None
         # State (saved in checkpoints).
         self.sampling_probs: Optional[torch.Tensor] = None  # (N,) float64
         self.refined_labels: Optional[torch.Tensor] = None  # (N, K) bool
@@ -140,9 +154,10 @@ class LabelManagerHook(Hook):
         self.true = None if true is None else torch.as_tensor(
             true, dtype=torch.bool)
         # Shot groups by the true labels where known, else by the given ones.
-        counts = (self.given if self.true is None else self.true).sum(0)
-        self.few_shot = counts < self.shot_thresholds[1]
+        labels = self.given if self.true is None else self.true
+        self.has_few_shot = labels[:, labels.sum(0) < self.shot_thresholds[1]].any(1)
         self._check_state_shape()
+        self._check_labels_unchanged(dataset)
         self._audit_loader = self._build_audit_loader(loader)
         self._push_state()
 
@@ -159,6 +174,16 @@ class LabelManagerHook(Hook):
             persistent_workers=workers > 0)
 
     # ------------------------------------------------------------ epoch
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        loss = (outputs or {}).get('loss')
+        if loss is not None and not torch.isfinite(torch.as_tensor(loss)):
+            raise FloatingPointError(
+                f'LabelManagerHook: the training loss is {float(loss)} at '
+                f'epoch {runner.epoch + 1}, iteration {batch_idx + 1}; '
+                'stopping before it reaches the label state. Lower the '
+                'learning rate or resume from the last checkpoint.')
+
     def after_train_epoch(self, runner) -> None:
         confidence = self.collect_confidence(runner)
         self.update(confidence, epoch=runner.epoch + 1)
@@ -197,13 +222,31 @@ class LabelManagerHook(Hook):
             self.sampling_probs = sampling_probs(instance_score(given, P, A))
         if not self.use_clean or epoch < self.warmup_epochs:
             return
-        p_clean = clean_prob(label_bce(confidence, given), given, **self.gmm)
+        p_clean, fitted = clean_prob(
+            label_bce(confidence, given), given, **self.gmm)
+        self._report_unfitted(fitted)
         clean = p_clean > 0.5
         refined, relabeled = relabel(confidence, given, clean,
                                      self.relabel_threshold)
         self.p_clean = p_clean.half()
         self.refined_labels = refined
         self.label_state = label_states(clean, relabeled)
+
+    def _report_unfitted(self, fitted: torch.Tensor) -> None:
+        """Say once which label sets were too small or too uniform to fit
+        (their labels count as clean)."""
+        unfitted = [f'{kind} labels of class {k}'
+                    for kind, row in zip(('negative', 'positive'), ~fitted)
+                    for k in row.nonzero().flatten().tolist()]
+        key = tuple(unfitted)
+        if unfitted and key != getattr(self, '_unfitted_reported', None):
+            self._unfitted_reported = key
+            print_log(
+                f'LabelManagerHook: {len(unfitted)} of {fitted.numel()} label '
+                'sets are too small or too uniform for a mixture and are '
+                'treated as clean: ' + ', '.join(unfitted[:20]) +
+                (' ...' if len(unfitted) > 20 else ''),
+                logger='current', level=logging.WARNING)
 
     # ------------------------------------------------------ state plumbing
     def label_weights(self) -> Optional[torch.Tensor]:
@@ -235,7 +278,7 @@ class LabelManagerHook(Hook):
 
     def state_dict(self) -> dict:
         return dict(
-            num_instances=self.given.size(0) if hasattr(self, 'given')
+            label_digest=self.label_digest() if hasattr(self, 'given')
             else None,
             sampling_probs=self.sampling_probs,
             refined_labels=self.refined_labels,
@@ -243,11 +286,39 @@ class LabelManagerHook(Hook):
             p_clean=self.p_clean)
 
     def load_state_dict(self, state: dict) -> None:
+        self._loaded_digest = state.get('label_digest')
         for name in ('sampling_probs', 'refined_labels', 'label_state',
                      'p_clean'):
             setattr(self, name, state.get(name))
 
+    def label_digest(self) -> str:
+        """SHA-256 of the given training labels."""
+        packed = torch.cat([torch.tensor(self.given.shape),
+                            self.given.flatten().long()]).numpy()
+        return hashlib.sha256(packed.tobytes()).hexdigest()
+
+    def _check_labels_unchanged(self, dataset) -> None:
+        if self._loaded_digest is None or \
+                self._loaded_digest == self.label_digest():
+            return
+        msg = ('LabelManagerHook: the training labels differ from those '
+               'the checkpoint was made with (label digest '
+               f'{self._loaded_digest[:12]} in the checkpoint, '
+               f'{self.label_digest()[:12]} now; dataset '
+               f'{getattr(dataset, "ann_file", type(dataset).__name__)})')
+        if not self.allow_label_change:
+            raise ValueError(msg + '. Restore the annotation file, or set '
+                             'allow_label_change=True (or the environment '
+                             'variable MMBMIX_ALLOW_LABEL_CHANGE=1) to resume '
+                             'anyway and rebuild the label state.')
+        print_log(msg + '; allowed: the label state is rebuilt.',
+                  logger='current', level=logging.WARNING)
+        self.load_state_dict({})
+
     def _check_state_shape(self) -> None:
+        if self._loaded_digest is not None and \
+                self._loaded_digest != self.label_digest():
+            return  # reported by _check_labels_unchanged
         n, k = self.given.shape
         for name, shape in (('sampling_probs', (n, )),
                             ('refined_labels', (n, k)),
@@ -272,7 +343,7 @@ class LabelManagerHook(Hook):
         share of the minority sampler, and Eq. 12-13 when clean labels are
         known."""
         probs = self.sampler.sampling_probs
-        has_few = self.given[:, self.few_shot].any(1)
+        has_few = self.has_few_shot
         diag = dict(few_shot_share=probs[has_few].sum().item(),
                     few_shot_share_uniform=has_few.float().mean().item())
         if self.label_state is not None:

@@ -1,3 +1,6 @@
 from .balancemix_loss import BalanceMixLoss
 
 __all__ = ['BalanceMixLoss']
+from .large_loss import LargeLossRejectionLoss, large_loss_mask  # noqa: E402
+
+__all__ += ['LargeLossRejectionLoss', 'large_loss_mask']

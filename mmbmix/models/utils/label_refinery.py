@@ -37,13 +37,16 @@ def clean_prob(losses: torch.Tensor, labels: torch.Tensor,
             ``reg_covar``, ``min_samples``).
 
     Returns:
-        Tensor: ``(N, K)`` float32 ``p_G``.
+        tuple[Tensor, Tensor]: ``(N, K)`` float32 ``p_G``, and the ``(2, K)``
+        bool mask of the mixtures that could be fit (row 0: negative labels,
+        row 1: positive labels of each class).
     """
     n, k = losses.shape
     groups = (torch.arange(k).expand(n, k) + k * labels.long()).reshape(-1)
     values = losses.reshape(-1)
     params = fit_gmm_1d(values, groups, 2 * k, **gmm_kwargs)
-    return gmm_posterior(values, groups, params).reshape(n, k).float()
+    p_clean = gmm_posterior(values, groups, params).reshape(n, k).float()
+    return p_clean, params.fitted.reshape(2, k)
 
 
 def relabel(confidence: torch.Tensor, labels: torch.Tensor,

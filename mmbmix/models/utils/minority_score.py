@@ -21,12 +21,12 @@ def class_confidence(probs: torch.Tensor, labels: torch.Tensor):
         positive (negative) label gets ``P = 1`` (``A = 1``): there is nothing
         to be unsure about, and the value never enters Eq. 3 for it.
     """
-    pos = labels.bool()
-    probs = probs.float()
-    n_pos = pos.sum(0)
-    n_neg = pos.size(0) - n_pos
-    p_sum = torch.where(pos, probs, torch.zeros_like(probs)).sum(0)
-    a_sum = torch.where(pos, torch.zeros_like(probs), 1 - probs).sum(0)
+    y = labels.to(probs.dtype) if probs.is_floating_point() else labels.float()
+    probs = probs.to(y.dtype)
+    n_pos = y.sum(0)
+    n_neg = y.size(0) - n_pos
+    p_sum = (probs * y).sum(0)  # sum of f over positives
+    a_sum = n_neg - (probs.sum(0) - p_sum)  # sum of 1 - f over negatives
     P = torch.where(n_pos > 0, p_sum / n_pos.clamp(min=1), torch.ones_like(p_sum))
     A = torch.where(n_neg > 0, a_sum / n_neg.clamp(min=1), torch.ones_like(a_sum))
     return P, A
@@ -36,8 +36,8 @@ def instance_score(labels: torch.Tensor, P: torch.Tensor,
                    A: torch.Tensor) -> torch.Tensor:
     """Confidence score of each instance (Eq. 3).
 
-    ``Score(x) = sum_k [y_k = 1] P(k) + [y_k = 0] A(k)``, as one matrix
-    product: ``y @ P + (1 - y) @ A``.
+    ``Score(x) = sum_k [y_k = 1] P(k) + [y_k = 0] A(k)``, as one
+    matrix-vector product: ``y @ (P - A) + sum_k A(k)``.
 
     Args:
         labels (Tensor): ``(N, K)`` given labels.
@@ -47,8 +47,8 @@ def instance_score(labels: torch.Tensor, P: torch.Tensor,
     Returns:
         Tensor: ``(N,)`` scores.
     """
-    y = labels.float()
-    return y @ P.float() + (1 - y) @ A.float()
+    P, A = P.float(), A.float()
+    return labels.float() @ (P - A) + A.sum()
 
 
 def sampling_probs(score: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
