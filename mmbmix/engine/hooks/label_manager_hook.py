@@ -2,6 +2,7 @@
 import hashlib
 import logging
 import os
+import time
 from typing import Optional, Sequence
 
 import torch
@@ -185,10 +186,19 @@ class LabelManagerHook(Hook):
                 'learning rate or resume from the last checkpoint.')
 
     def after_train_epoch(self, runner) -> None:
+        t0 = time.perf_counter()
         confidence = self.collect_confidence(runner)
+        t1 = time.perf_counter()
         self.update(confidence, epoch=runner.epoch + 1)
+        t2 = time.perf_counter()
         self._sync()
         self._push_state()
+        t3 = time.perf_counter()
+        # Seconds of this epoch's label management, for benchmarks/.
+        fit = getattr(self, 'fit_seconds', 0.0)
+        self.timings = dict(statistics=t1 - t0, mixture_fit=fit,
+                            relabel_and_scores=t2 - t1 - fit,
+                            sync_and_sampler=t3 - t2)
         self._log(runner)
 
     @torch.no_grad()
@@ -222,8 +232,10 @@ class LabelManagerHook(Hook):
             self.sampling_probs = sampling_probs(instance_score(given, P, A))
         if not self.use_clean or epoch < self.warmup_epochs:
             return
+        t0 = time.perf_counter()
         p_clean, fitted = clean_prob(
             label_bce(confidence, given), given, **self.gmm)
+        self.fit_seconds = time.perf_counter() - t0
         self._report_unfitted(fitted)
         clean = p_clean > 0.5
         refined, relabeled = relabel(confidence, given, clean,

@@ -1,0 +1,10 @@
+# Co-teaching (Han et al., NeurIPS 2018), instance-level, on COCO 2014.
+# forget_rate = the noise rate (0 on clean labels: two independent BCE
+# networks); prediction from network 1.
+# RandAugment and Mixup as for every compared method (BalanceMix, Appendix D).
+_base_ = ['./mixup_r50_448_coco2014.py']
+model = dict(
+    type='CoTeachingClassifier',
+    forget_rate=0.0,
+    num_gradual=10,
+    predict_with='net1')

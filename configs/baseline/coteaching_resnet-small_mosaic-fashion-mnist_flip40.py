@@ -1,0 +1,14 @@
+_base_ = ['./coteaching_resnet-small_mosaic-fashion-mnist.py']
+
+# Random flipping (class-independent) at 40% injected into the training
+# labels only (BALANCEMIX.md, Eq. 11).
+train_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type='LabelNoiseDataset',
+        dataset={{_base_.train_dataloader.dataset}},
+        noise_type='flip',
+        noise_rate=0.4,
+        seed=0))
+# Co-teaching's forget rate tau: the noise rate.
+model = dict(forget_rate=0.4)

@@ -1,0 +1,14 @@
+# LL-Ct (Kim et al., CVPR 2022, large loss temporary correction) on COCO 2014:
+# the largest-loss fraction delta(t) = (t - 1) * delta_rel of the batch's
+# negative labels is treated as positive for the step.
+# delta_rel: Kim et al.'s 0.2% per epoch for COCO.
+# RandAugment and Mixup as for every compared method (BalanceMix, Appendix D).
+_base_ = ['./mixup_r50_448_coco2014.py']
+model = dict(
+    head=dict(
+        loss=dict(
+            _delete_=True,
+            type='LargeLossRejectionLoss',
+            mode='correct_temporary',
+            delta_rel=0.002,
+            start_epoch=1)))
