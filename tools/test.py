@@ -1,0 +1,234 @@
+"""Test (and evaluate) a checkpoint with an mmbmix / mmpretrain config.
+
+Same command line as mmpretrain 1.2.0's ``tools/test.py``. It imports
+``mmbmix`` (registers the BalanceMix components), calls
+``register_safe_globals()`` so the checkpoint loads under torch >= 2.6
+(``weights_only=True``), and runs ``--launcher pytorch`` on CPU processes
+with gloo when no GPU is visible (see ``setup_cpu_distributed`` in
+``tools/train.py``).
+"""
+import argparse
+import datetime
+import gc
+import os
+import os.path as osp
+from copy import deepcopy
+
+import mmengine
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.evaluator import DumpResults
+from mmengine.registry import MODEL_WRAPPERS, RUNNERS
+from mmengine.runner import Runner
+
+import mmbmix  # noqa: F401  (registers the BalanceMix components)
+from mmbmix.utils import register_safe_globals
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description='mmbmix test (and eval) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir', help='the dir to save the file with the metrics')
+    parser.add_argument('--out', help='the file to write the results to')
+    parser.add_argument(
+        '--out-item',
+        choices=['metrics', 'pred'],
+        help='write the metrics or the predictions to --out (default: '
+        'predictions)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, as key=value pairs merged into the '
+        'config; lists as key="[a,b]" or key=a,b, nested as '
+        'key="[(a,b),(c,d)]" (quotes needed, no white space)')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='test with automatic mixed precision (`test_cfg.fp16`)')
+    parser.add_argument(
+        '--show-dir', help='dir to save the visualized predictions in')
+    parser.add_argument(
+        '--show',
+        action='store_true',
+        help='show the predictions in a window')
+    parser.add_argument(
+        '--interval', type=int, default=1, help='visualize every N samples')
+    parser.add_argument(
+        '--wait-time',
+        type=float,
+        default=2,
+        help='seconds each window is shown')
+    parser.add_argument(
+        '--no-pin-memory',
+        action='store_true',
+        help='disable pin_memory in the dataloader')
+    parser.add_argument(
+        '--tta',
+        action='store_true',
+        help='test-time augmentation: the config\'s `tta_pipeline` and '
+        '`tta_model`, else flip TTA averaging the class scores')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    if args.out is None and args.out_item is not None:
+        parser.error('--out-item needs --out')
+    return args
+
+
+def set_visualization(cfg, args):
+    """Turn on the ``VisualizationHook`` for ``--show``/``--show-dir``."""
+    if not (args.show or args.show_dir is not None):
+        return
+    if 'visualization' not in cfg.default_hooks:
+        raise ValueError(f'{args.config}: --show/--show-dir need '
+                         '`default_hooks.visualization=dict('
+                         'type="VisualizationHook")`')
+    vis = cfg.default_hooks.visualization
+    vis.enable = True
+    vis.show = args.show
+    vis.wait_time = args.wait_time
+    vis.out_dir = args.show_dir
+    vis.interval = args.interval
+
+
+def set_tta(cfg):
+    """Wrap the model for test-time augmentation (flip TTA by default)."""
+    if 'tta_model' not in cfg:
+        cfg.tta_model = dict(type='mmpretrain.AverageClsScoreTTA')
+    if 'tta_pipeline' not in cfg:
+        test_pipeline = cfg.test_dataloader.dataset.pipeline
+        cfg.tta_pipeline = deepcopy(test_pipeline)
+        cfg.tta_pipeline[-1] = dict(
+            type='TestTimeAug',
+            transforms=[[
+                dict(type='RandomFlip', prob=1.),
+                dict(type='RandomFlip', prob=0.)
+            ], [test_pipeline[-1]]])
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+
+
+def merge_args(cfg, args):
+    """Merge the command line into the config."""
+    cfg.launcher = args.launcher
+    if cfg.get('default_scope', None) is None:
+        cfg.default_scope = 'mmpretrain'
+
+    # work_dir priority: CLI > config > ./work_dirs/<config name>
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+    if args.amp:
+        cfg.test_cfg.fp16 = True
+
+    set_visualization(cfg, args)
+    if args.tta:
+        set_tta(cfg)
+
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    # defaults after --cfg-options, which may change num_workers
+    loader = ConfigDict(
+        pin_memory=torch.cuda.is_available(),
+        collate_fn=dict(type='default_collate'))
+    loader.update(cfg.test_dataloader)
+    if args.no_pin_memory:
+        loader.pin_memory = False
+    if not loader.get('num_workers', 0):
+        loader.persistent_workers = False
+    cfg.test_dataloader = loader
+    return cfg
+
+
+def setup_cpu_distributed(cfg):
+    """Make ``--launcher pytorch`` work without CUDA (gloo on CPU).
+
+    Same as in ``tools/train.py``: mmengine's ``_init_dist_pytorch`` calls
+    ``torch.cuda.set_device`` unconditionally and its DDP wrapper passes
+    ``device_ids``; the Runner skips ``init_dist`` when a process group exists,
+    so we create the gloo group from torchrun's environment ourselves.
+    """
+    if cfg.launcher == 'none' or torch.cuda.is_available():
+        return
+    if cfg.launcher != 'pytorch':
+        raise SystemExit(f'--launcher {cfg.launcher} needs CUDA; on a CPU-only '
+                         'machine use --launcher pytorch (tools/dist_*.sh)')
+    if cfg.get('env_cfg', None) is None:
+        cfg.env_cfg = ConfigDict()
+    dist_cfg = ConfigDict(cfg.env_cfg.get('dist_cfg', None) or {})
+    dist_cfg.backend = 'gloo'
+    cfg.env_cfg.dist_cfg = dist_cfg
+    if not torch_dist.is_initialized():
+        timeout = dist_cfg.get('timeout', None)
+        torch_dist.init_process_group(
+            backend='gloo',
+            timeout=None if timeout is None else datetime.timedelta(
+                seconds=timeout))
+
+    wrapper = cfg.get('model_wrapper_cfg', None)
+    if wrapper is None:
+        cfg.model_wrapper_cfg = dict(
+            type='MMDistributedDataParallel',
+            device_ids=None,
+            broadcast_buffers=False)
+    elif issubclass(
+            MODEL_WRAPPERS.get(wrapper.get('type',
+                                           'MMDistributedDataParallel')),
+            torch.nn.parallel.DistributedDataParallel):
+        wrapper.setdefault('device_ids', None)
+
+
+def run_test(cfg, args):
+    """Build the runner, test, and return the metrics."""
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+    if args.out and args.out_item in ('pred', None):
+        runner.test_evaluator.metrics.append(
+            DumpResults(out_file_path=args.out))
+    return runner.test()
+
+
+def destroy_distributed():
+    """Free the process group before the interpreter exits.
+
+    See ``tools/train.py``: collect the runner (its DDP wrapper holds the
+    group), then destroy the group, so that gloo's worker threads are joined
+    before Python finalizes; otherwise a rank can abort at exit.
+    """
+    if torch_dist.is_initialized():
+        gc.collect()
+        torch_dist.destroy_process_group()
+
+
+def main():
+    args = parse_args()
+    cfg = merge_args(Config.fromfile(args.config), args)
+    register_safe_globals()
+    setup_cpu_distributed(cfg)
+    metrics = run_test(cfg, args)
+    destroy_distributed()
+    if args.out and args.out_item == 'metrics':
+        mmengine.dump(metrics, args.out)
+
+
+if __name__ == '__main__':
+    main()

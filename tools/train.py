@@ -1,0 +1,224 @@
+"""Train a model from an mmbmix / mmpretrain config.
+
+Same command line as mmpretrain 1.2.0's ``tools/train.py``; differences:
+
+* ``import mmbmix`` registers the BalanceMix components even when the config
+  has no ``custom_imports``, and ``register_safe_globals()`` lets ``--resume``
+  load mmengine checkpoints under torch >= 2.6 (``weights_only=True``).
+* ``persistent_workers`` is only turned on when ``num_workers > 0`` (torch
+  refuses it otherwise).
+* Without CUDA, ``--launcher pytorch`` trains on CPU processes with gloo.
+* ``--amp`` needs CUDA: mmengine's ``AmpOptimWrapper`` asserts a GPU and CPU
+  autocast (bf16) is not worth its accuracy cost here, so on a CPU-only
+  machine the tool stops with a message instead.
+"""
+import argparse
+import datetime
+import gc
+import os
+import os.path as osp
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.registry import MODEL_WRAPPERS, RUNNERS
+from mmengine.runner import Runner
+
+import mmbmix  # noqa: F401  (registers the BalanceMix components)
+from mmbmix.utils import register_safe_globals
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train a model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from this checkpoint; without a path, resume from the '
+        'latest checkpoint in the work directory')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='enable automatic mixed precision training (CUDA only)')
+    parser.add_argument(
+        '--no-validate',
+        action='store_true',
+        help='do not evaluate checkpoints during training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the learning rate by the actual total batch size over '
+        '`auto_scale_lr.base_batch_size` of the config')
+    parser.add_argument(
+        '--no-pin-memory',
+        action='store_true',
+        help='disable pin_memory in the dataloaders')
+    parser.add_argument(
+        '--no-persistent-workers',
+        action='store_true',
+        help='disable persistent_workers in the dataloaders')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, as key=value pairs merged into the '
+        'config; lists as key="[a,b]" or key=a,b, nested as '
+        'key="[(a,b),(c,d)]" (quotes needed, no white space)')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank (torch >= 2.0) or
+    # --local_rank; torchrun only sets $LOCAL_RANK.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    if args.amp and not torch.cuda.is_available():
+        parser.error('--amp needs a CUDA GPU (mmengine AmpOptimWrapper); '
+                     'no GPU is visible, run without --amp')
+    return args
+
+
+def set_dataloader_defaults(cfg, field, pin_memory, persistent_workers):
+    """Fill ``pin_memory``/``persistent_workers``/``collate_fn`` defaults.
+
+    ``persistent_workers`` is forced off when ``num_workers`` is 0, where
+    torch's DataLoader would raise.
+    """
+    if cfg.get(field, None) is None:
+        return
+    loader = ConfigDict(
+        pin_memory=torch.cuda.is_available(),
+        persistent_workers=True,
+        collate_fn=dict(type='default_collate'))
+    loader.update(cfg[field])
+    if not pin_memory:
+        loader.pin_memory = False
+    if not persistent_workers or not loader.get('num_workers', 0):
+        loader.persistent_workers = False
+    cfg[field] = loader
+
+
+def merge_args(cfg, args):
+    """Merge the command line into the config."""
+    if args.no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+
+    cfg.launcher = args.launcher
+    if cfg.get('default_scope', None) is None:
+        cfg.default_scope = 'mmpretrain'
+
+    # work_dir priority: CLI > config > ./work_dirs/<config name>
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    if args.auto_scale_lr:
+        if cfg.get('auto_scale_lr', None) is None:
+            raise ValueError(f'{args.config}: --auto-scale-lr needs an '
+                             '`auto_scale_lr=dict(base_batch_size=...)` field')
+        cfg.auto_scale_lr.enable = True
+
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    # after --cfg-options, which may change num_workers
+    for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        set_dataloader_defaults(cfg, field, not args.no_pin_memory,
+                                not args.no_persistent_workers)
+    return cfg
+
+
+def setup_cpu_distributed(cfg):
+    """Make ``--launcher pytorch`` work without CUDA (gloo on CPU).
+
+    mmengine 0.10.7's ``_init_dist_pytorch`` calls ``torch.cuda.set_device``
+    unconditionally, which raises on a machine without a GPU, and its default
+    DDP wrapper passes ``device_ids=[LOCAL_RANK]``, which DDP rejects for a CPU
+    module. The Runner skips ``init_dist`` when a process group already
+    exists, so we create the gloo group here from torchrun's environment
+    (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) rather than patching
+    mmengine, and wrap the model in DDP without ``device_ids``.
+    """
+    if cfg.launcher == 'none' or torch.cuda.is_available():
+        return
+    if cfg.launcher != 'pytorch':
+        raise SystemExit(f'--launcher {cfg.launcher} needs CUDA; on a CPU-only '
+                         'machine use --launcher pytorch (tools/dist_*.sh)')
+    if cfg.get('env_cfg', None) is None:
+        cfg.env_cfg = ConfigDict()
+    dist_cfg = ConfigDict(cfg.env_cfg.get('dist_cfg', None) or {})
+    dist_cfg.backend = 'gloo'
+    cfg.env_cfg.dist_cfg = dist_cfg
+    if not torch_dist.is_initialized():
+        timeout = dist_cfg.get('timeout', None)
+        torch_dist.init_process_group(
+            backend='gloo',
+            timeout=None if timeout is None else datetime.timedelta(
+                seconds=timeout))
+
+    wrapper = cfg.get('model_wrapper_cfg', None)
+    if wrapper is None:
+        cfg.model_wrapper_cfg = dict(
+            type='MMDistributedDataParallel',
+            device_ids=None,
+            broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+    elif issubclass(
+            MODEL_WRAPPERS.get(wrapper.get('type',
+                                           'MMDistributedDataParallel')),
+            torch.nn.parallel.DistributedDataParallel):
+        wrapper.setdefault('device_ids', None)
+
+
+def build_runner(cfg):
+    if 'runner_type' not in cfg:
+        return Runner.from_cfg(cfg)
+    return RUNNERS.build(cfg)
+
+
+def destroy_distributed():
+    """Free the process group before the interpreter exits.
+
+    A gloo worker thread drops the last collective's tensors after the call
+    returns, which needs the GIL; if Python is already finalizing, the rank
+    aborts ("terminate called without an active exception", about one run
+    in four with torch 2.14 on CPU). Collecting the runner (its DDP wrapper
+    holds the group) and then destroying the group joins those threads first.
+    """
+    if torch_dist.is_initialized():
+        gc.collect()
+        torch_dist.destroy_process_group()
+
+
+def main():
+    args = parse_args()
+    cfg = merge_args(Config.fromfile(args.config), args)
+    register_safe_globals()
+    setup_cpu_distributed(cfg)
+    build_runner(cfg).train()
+    destroy_distributed()
+
+
+if __name__ == '__main__':
+    main()
