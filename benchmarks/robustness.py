@@ -1,0 +1,791 @@
+"""Paper comparison: every method under every label-noise setting (Tables 1-3,
+5 and 7, Fig. 6 of BalanceMix, on the mosaic benchmarks).
+
+A *cell* is one (method, noise setting, seed) training run of the config
+``configs/{baseline,balancemix}/<method>_resnet-small_mosaic-<dataset>
+[_<setting>].py``. Every cell runs in its own subprocess (this file with the
+hidden ``--run-cell SPEC``), so that a crash or a timeout loses that cell
+only. The child builds the mmengine Runner from the config with these
+overrides, trains, and writes a JSON with the last-epoch metrics and, for
+BalanceMix, the label manager's ``diagnostics`` after every epoch:
+
+- ``randomness.seed`` = the cell's seed; the label noise is redrawn per seed
+  too (``LabelNoiseDataset.seed`` = the cell's seed);
+- ``--num-images`` training images (the test split keeps its 500 balanced
+  images), ``--epochs`` epochs, validation at the last epoch only, no
+  checkpoints, ``--num-workers`` dataloader workers;
+- the epoch-based schedule parameters of the configs, written for 12 epochs,
+  are scaled with the number of epochs (cosine ``T_max``/``end``, the label
+  manager's ``warmup_epochs``, Co-teaching's ``num_gradual``) and LL-R/LL-Ct's
+  ``delta_rel`` so that the last epoch rejects the same fraction; the label
+  manager's ``shot_thresholds`` are scaled with the number of images. The
+  evaluator's shot groups stay those of the configs (the same classes are
+  many / medium / few-shot at every ``--num-images``).
+
+Cell results are kept as ``<work-root>/<dataset>_e<epochs>_n<images>/
+<method>/<setting>/seed<k>/result.json``; a cell whose result exists is
+skipped, so a stopped run continues where it stopped. At the end (and with
+``--report-only``) the results are merged into
+``benchmarks/results/robustness[_quick].json`` (one record per cell) and
+``robustness[_quick].md`` (tables in the paper's layout) and plotted
+(``robustness[_quick]_map_vs_noise.png``,
+``robustness[_quick]_few_shot_share.png``).
+
+Record fields: method, noise_type ("clean", "mislabel", "flip",
+"single_positive"), noise_rate (0.0 for clean, null for single positive),
+seed, map_all / map_many / map_medium / map_few (last-epoch mAP, percent),
+label_precision / label_recall / relabel_proportion / relabel_accuracy
+(Eq. 12-13 at the last epoch, fractions in [0, 1]; null for methods without
+label management or where the clean labels are unknown) and train_seconds
+(wall time of ``runner.train()``, final validation included).
+
+Cost (measured on 2 CPU cores shared with other jobs, load about 4.5, so
+roughly twice the time on free cores): about 13 s per cell of start-up and
+final validation, plus per training image and epoch 0.040 s (BCE; Mixup,
+ASL, LL-R, LL-Ct about the same), 0.062 s (BalanceMix, audit pass included)
+and 0.076 s (Co-teaching, two networks). The whole grid (7 methods x 6
+settings x 3 seeds = 126 cells) at the configs' 2000 images x 12 epochs would
+take about 40 h there; the defaults below (500 images x 4 epochs) about 4 h
+there and about 2 h on free cores. Better fidelity for the same time: one
+seed (``--seeds 0``) with ``--num-images 1000 --epochs 6``.
+
+Usage:
+    python benchmarks/robustness.py                 # fashion-mnist mosaic
+    python benchmarks/robustness.py --quick         # digits mosaic, smaller
+    python benchmarks/robustness.py --methods bce balancemix \\
+        --noise clean mislabel40 --seeds 0 --ablation
+    python benchmarks/robustness.py --report-only
+"""
+import argparse
+import datetime
+import json
+import math
+import os
+import os.path as osp
+import shlex
+import subprocess
+import sys
+import time
+from typing import List, NamedTuple, Optional
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+METHODS = ('bce', 'mixup', 'asl', 'coteaching', 'llr', 'llct', 'balancemix')
+METHOD_NAMES = dict(
+    bce='BCE (default)', mixup='BCE + Mixup', asl='ASL',
+    coteaching='Co-teaching', llr='LL-R', llct='LL-Ct',
+    balancemix='BalanceMix')
+# name: (noise_type, noise_rate, config suffix, column label)
+SETTINGS = {
+    'clean': ('clean', 0.0, '', 'clean'),
+    'mislabel20': ('mislabel', 0.2, '_mislabel20', 'mislabel 20%'),
+    'mislabel40': ('mislabel', 0.4, '_mislabel40', 'mislabel 40%'),
+    'flip20': ('flip', 0.2, '_flip20', 'flip 20%'),
+    'flip40': ('flip', 0.4, '_flip40', 'flip 40%'),
+    'single-positive': ('single_positive', None, '_single-positive',
+                        'single positive'),
+}
+# Table 5: components added one by one; '+ ambiguous' is BalanceMix itself.
+ABLATION = {
+    'bmix_random': dict(use_minority_sampler=False, use_clean=False),
+    'bmix_minority': dict(use_clean=False),
+    'bmix_clean': dict(use_relabel=False, use_ambiguous=False),
+    'bmix_relabel': dict(use_ambiguous=False),
+}
+ABLATION_ROWS = (
+    ('bce', 'Default (BCE loss)'),
+    ('bmix_random', '+ Random sampler (= Mixup)'),
+    ('bmix_minority', '+ Minority sampler (Eq. 4)'),
+    ('bmix_clean', '+ Clean labels (Eq. 8)'),
+    ('bmix_relabel', '+ Re-labeled labels (Eq. 9)'),
+    ('balancemix', '+ Ambiguous labels (Eq. 10)'),
+)
+ABLATION_SETTINGS = ('clean', 'mislabel40', 'flip40', 'single-positive')
+# MS-COCO last-epoch mAP (All), BCE -> BalanceMix, Tables 1-3.
+PAPER_COCO = {
+    'clean': (83.4, 85.2), 'mislabel20': (73.1, 84.3),
+    'mislabel40': (63.8, 81.6), 'flip20': (59.8, 76.5),
+    'flip40': (43.5, 74.5), 'single-positive': (69.7, 77.4)}
+# Defaults sized for 126 cells in about 2 h on 2 free CPU cores (see the
+# module docstring); the configs' own protocol is 2000 images, 12 epochs.
+MODES = dict(
+    full=dict(dataset='fashion-mnist', epochs=4, num_images=500),
+    quick=dict(dataset='digits', epochs=3, num_images=256))
+METRIC_KEYS = dict(map_all='multi-label/mAP', map_many='multi-label/mAP_many',
+                   map_medium='multi-label/mAP_medium',
+                   map_few='multi-label/mAP_few')
+GROUPS = (('map_all', 'All'), ('map_many', 'Many'),
+          ('map_medium', 'Medium'), ('map_few', 'Few'))
+LABEL_KEYS = dict(label_precision='precision', label_recall='recall',
+                  relabel_proportion='relabel_proportion',
+                  relabel_accuracy='relabel_accuracy')
+RECORD_FIELDS = ('method', 'noise_type', 'noise_rate', 'seed', 'map_all',
+                 'map_many', 'map_medium', 'map_few', 'label_precision',
+                 'label_recall', 'relabel_proportion', 'relabel_accuracy',
+                 'train_seconds')
+PROGRESS = (0.25, 0.5, 1.0)  # Table 7 rows
+
+
+class Cell(NamedTuple):
+    method: str
+    setting: str
+    seed: int
+
+    def __str__(self):
+        return f'{self.method}/{self.setting}/seed{self.seed}'
+
+
+class CellError(RuntimeError):
+    """A cell's training subprocess failed or produced no result."""
+
+
+# ------------------------------------------------------------------ planning
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        description='BalanceMix paper comparison on the mosaic benchmarks')
+    p.add_argument('--methods', nargs='+', default=list(METHODS),
+                   choices=METHODS)
+    p.add_argument('--noise', nargs='+', default=list(SETTINGS),
+                   choices=list(SETTINGS))
+    p.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
+    p.add_argument('--quick', action='store_true',
+                   help=f'digits mosaic, {MODES["quick"]["num_images"]} '
+                   f'images, {MODES["quick"]["epochs"]} epochs (default: '
+                   f'fashion-mnist, {MODES["full"]["num_images"]} images, '
+                   f'{MODES["full"]["epochs"]} epochs)')
+    p.add_argument('--epochs', type=int, help='training epochs per cell')
+    p.add_argument('--num-images', type=int, help='training images')
+    p.add_argument('--num-workers', type=int, default=0,
+                   help='dataloader workers per cell (default 0)')
+    p.add_argument('--ablation', action='store_true',
+                   help='also run the Table 5 variants of BalanceMix on '
+                   '--ablation-noise')
+    p.add_argument('--ablation-noise', nargs='+',
+                   default=list(ABLATION_SETTINGS), choices=list(SETTINGS))
+    p.add_argument('--cell-timeout', type=float,
+                   help='seconds after which a cell is killed (failed)')
+    p.add_argument('--out-dir', default=osp.join('benchmarks', 'results'))
+    p.add_argument('--work-root', default=osp.join('work_dirs', 'robustness'))
+    p.add_argument('--report-only', action='store_true',
+                   help='only merge existing cell results into the report')
+    p.add_argument('--run-cell', metavar='SPEC', help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    mode = MODES['quick' if args.quick else 'full']
+    args.dataset = mode['dataset']
+    args.epochs = args.epochs or mode['epochs']
+    args.num_images = args.num_images or mode['num_images']
+    if args.epochs < 1 or args.num_images < 10:
+        p.error(f'--epochs must be >= 1 and --num-images >= 10, got '
+                f'{args.epochs} and {args.num_images}')
+    return args
+
+
+def plan_cells(args, ablation: Optional[bool] = None) -> List[Cell]:
+    """Cells to run, seed-major so that every seed completes a table."""
+    ablation = args.ablation if ablation is None else ablation
+    wanted = {(m, s) for m in args.methods for s in args.noise}
+    if ablation:
+        for s in args.ablation_noise:
+            wanted |= {(m, s) for m in ('bce', *ABLATION, 'balancemix')}
+    order = {m: i for i, m in enumerate((*METHODS, *ABLATION))}
+    setting_order = {s: i for i, s in enumerate(SETTINGS)}
+    pairs = sorted(wanted, key=lambda p: (setting_order[p[1]], order[p[0]]))
+    return [Cell(m, s, seed) for seed in args.seeds for m, s in pairs]
+
+
+def run_dir(args) -> str:
+    return osp.join(args.work_root,
+                    f'{args.dataset}_e{args.epochs}_n{args.num_images}')
+
+
+def cell_dir(args, cell: Cell) -> str:
+    return osp.join(run_dir(args), cell.method, cell.setting,
+                    f'seed{cell.seed}')
+
+
+def config_path(method: str, setting: str, dataset: str) -> str:
+    base = 'balancemix' if method in ('balancemix', *ABLATION) else method
+    folder = 'balancemix' if base == 'balancemix' else 'baseline'
+    name = f'{base}_resnet-small_mosaic-{dataset}{SETTINGS[setting][2]}.py'
+    path = osp.join(ROOT, 'configs', folder, name)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'robustness: config {path} (method '
+                                f'{method!r}, setting {setting!r}) is missing')
+    return path
+
+
+def cell_spec(args, cell: Cell) -> dict:
+    """Everything the child process needs to train one cell."""
+    folder = osp.abspath(cell_dir(args, cell))
+    return dict(
+        method=cell.method, setting=cell.setting, seed=cell.seed,
+        dataset=args.dataset,
+        config=config_path(cell.method, cell.setting, args.dataset),
+        work_dir=osp.join(folder, 'work'), output=osp.join(folder, 'raw.json'),
+        log=osp.join(folder, 'train.log'), epochs=args.epochs,
+        num_images=args.num_images, num_workers=args.num_workers,
+        hook_overrides=ABLATION.get(cell.method, {}),
+        timeout=args.cell_timeout)
+
+
+# ------------------------------------------------------------- the parent
+def run_cell(spec: dict) -> dict:
+    """Train one cell in a subprocess; return the child's result dict.
+
+    Raises:
+        CellError: the child exited non-zero, timed out, or wrote nothing.
+    """
+    os.makedirs(osp.dirname(spec['output']), exist_ok=True)
+    spec_file = osp.join(osp.dirname(spec['output']), 'spec.json')
+    _dump(spec, spec_file)
+    if osp.exists(spec['output']):
+        os.remove(spec['output'])
+    cmd = [sys.executable, osp.abspath(__file__), '--run-cell', spec_file]
+    env = dict(os.environ, PYTHONUNBUFFERED='1')
+    with open(spec['log'], 'w') as log:
+        try:
+            proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=log,
+                                  stderr=subprocess.STDOUT,
+                                  timeout=spec.get('timeout'))
+        except subprocess.TimeoutExpired:
+            raise CellError(f'timed out after {spec["timeout"]} s; log '
+                            f'{spec["log"]}') from None
+    if proc.returncode != 0 or not osp.isfile(spec['output']):
+        raise CellError(f'exit code {proc.returncode}; log {spec["log"]}:\n'
+                        + _tail(spec['log']))
+    with open(spec['output']) as f:
+        return json.load(f)
+
+
+def _tail(path: str, lines: int = 8) -> str:
+    with open(path, errors='replace') as f:
+        return ''.join(f.readlines()[-lines:])
+
+
+def _dump(obj, path: str) -> None:
+    """Write JSON atomically (NaN as null)."""
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w') as f:
+        json.dump(_clean_nan(obj), f, indent=1)
+    os.replace(tmp, path)
+
+
+def _clean_nan(obj):
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _clean_nan(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean_nan(v) for v in obj]
+    return obj
+
+
+def load_result(args, cell: Cell) -> Optional[dict]:
+    path = osp.join(cell_dir(args, cell), 'result.json')
+    if not osp.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            result = json.load(f)
+    except (OSError, ValueError):
+        return None  # half-written or damaged: run the cell again
+    return result if result.get('metrics') else None
+
+
+def _hms(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f'{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}'
+
+
+def run_all(args, cells: List[Cell]) -> List[str]:
+    """Run the unfinished cells; return the failures' descriptions."""
+    todo = [c for c in cells if load_result(args, c) is None]
+    print(f'robustness: {len(cells)} cells, {len(cells) - len(todo)} done '
+          f'earlier, {len(todo)} to run ({args.dataset} mosaic, '
+          f'{args.num_images} images, {args.epochs} epoch(s)) -> '
+          f'{run_dir(args)}', flush=True)
+    failures, durations, start = [], [], time.time()
+    for i, cell in enumerate(cells, 1):
+        if cell not in todo:
+            print(f'[{i}/{len(cells)}] {cell}: done earlier, skipped',
+                  flush=True)
+            continue
+        t0 = time.time()
+        try:
+            result = run_cell(cell_spec(args, cell))
+        except CellError as err:
+            failures.append(f'{cell}: {err}')
+            msg = f'FAILED ({str(err).splitlines()[0]})'
+        else:
+            result.update(method=cell.method, setting=cell.setting,
+                          seed=cell.seed, cell_seconds=time.time() - t0)
+            os.makedirs(cell_dir(args, cell), exist_ok=True)
+            _dump(result, osp.join(cell_dir(args, cell), 'result.json'))
+            msg = f'mAP {_fmt(result["metrics"].get("map_all"))}'
+        durations.append(time.time() - t0)
+        left = len(todo) - len(durations)
+        eta = sum(durations) / len(durations) * left
+        print(f'[{i}/{len(cells)}] {cell}: {msg} in {durations[-1]:.0f} s | '
+              f'elapsed {_hms(time.time() - start)} | ETA {_hms(eta)}',
+              flush=True)
+    return failures
+
+
+# --------------------------------------------------------------- the child
+def _recorder_hook():
+    """A hook that keeps the val metrics and the label manager's
+    diagnostics of every epoch (built here: the parent never imports
+    mmengine)."""
+    from mmengine.hooks import Hook
+
+    class CellRecorder(Hook):
+        priority = 'LOWEST'  # after LabelManagerHook (NORMAL) has logged
+
+        def __init__(self):
+            self.epochs, self.metrics = [], {}
+
+        def before_train_epoch(self, runner):
+            self._t0 = time.perf_counter()
+
+        def after_train_epoch(self, runner):
+            rec = dict(epoch=runner.epoch + 1,
+                       seconds=time.perf_counter() - self._t0)
+            for hook in runner.hooks:
+                if type(hook).__name__ == 'LabelManagerHook':
+                    rec.update(hook.diagnostics)
+            self.epochs.append(rec)
+
+        def after_val_epoch(self, runner, metrics=None):
+            self.metrics = {k: float(v) for k, v in (metrics or {}).items()}
+
+    return CellRecorder()
+
+
+def _scale(value: int, epochs: int, base: int) -> int:
+    return 0 if value <= 0 else max(1, round(value * epochs / base))
+
+
+def build_cell_config(spec: dict):
+    """The cell's mmengine Config: the method's config with the overrides
+    listed in the module docstring."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(spec['config'])
+    name = spec['config']
+    epochs, base_epochs = spec['epochs'], cfg.train_cfg.max_epochs
+    cfg.work_dir = spec['work_dir']
+    cfg.randomness = dict(seed=spec['seed'], deterministic=False)
+    dataset = cfg.train_dataloader.dataset
+    if dataset.type == 'LabelNoiseDataset':
+        dataset.seed = spec['seed']
+        dataset = dataset.dataset
+    if dataset.type != 'MosaicMultiLabel':
+        raise ValueError(f'{name}: field train_dataloader.dataset has type '
+                         f'{dataset.type!r}; robustness.py needs '
+                         'MosaicMultiLabel (or LabelNoiseDataset around it)')
+    base_images = dataset.get('num_images') or 2000
+    dataset.num_images = spec['num_images']
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(key):
+            cfg[key].num_workers = spec['num_workers']
+            cfg[key].persistent_workers = spec['num_workers'] > 0
+    cfg.train_cfg = dict(by_epoch=True, max_epochs=epochs,
+                         val_interval=epochs)
+    schedulers = cfg.param_scheduler
+    for sched in schedulers if isinstance(schedulers, list) else [schedulers]:
+        for key in ('T_max', 'begin', 'end'):
+            if key in sched:
+                sched[key] = min(epochs, round(sched[key] * epochs /
+                                               base_epochs))
+    cfg.default_hooks.checkpoint = None
+    _scale_method_schedules(cfg, spec, epochs, base_epochs,
+                            spec['num_images'] / base_images)
+    return cfg
+
+
+def _scale_method_schedules(cfg, spec, epochs, base_epochs, image_ratio):
+    overrides = dict(spec.get('hook_overrides') or {})
+    hooks = [h for h in cfg.get('custom_hooks', [])
+             if h.get('type') == 'LabelManagerHook']
+    if overrides and not hooks:
+        raise ValueError(f'{spec["config"]}: field custom_hooks has no '
+                         'LabelManagerHook for the ablation switches '
+                         f'{overrides}')
+    for hook in hooks:
+        hook.warmup_epochs = _scale(hook.get('warmup_epochs', 5), epochs,
+                                    base_epochs)
+        many, few = hook.get('shot_thresholds', (10000, 1000))
+        hook.shot_thresholds = (max(1, round(many * image_ratio)),
+                                max(1, round(few * image_ratio)))
+        hook.update(overrides)
+    model = cfg.model
+    if model.get('type') == 'CoTeachingClassifier':
+        model.num_gradual = _scale(model.get('num_gradual', 10), epochs,
+                                   base_epochs)
+    loss = model.get('head', {}).get('loss', {})
+    if loss.get('type') == 'LargeLossRejectionLoss' and epochs > 1:
+        start = loss.get('start_epoch', 1)
+        steps, base_steps = epochs - start, base_epochs - start
+        if steps > 0 and base_steps > 0:
+            loss.delta_rel = min(1.0, loss.get('delta_rel', 0.002) *
+                                 base_steps / steps)
+
+
+def run_cell_child(spec_file: str) -> None:
+    """Entry point of the subprocess: train one cell, write its JSON."""
+    with open(spec_file) as f:
+        spec = json.load(f)
+    import mmbmix  # noqa: F401  (registers the components)
+    from mmengine.runner import Runner
+    cfg = build_cell_config(spec)
+    runner = Runner.from_cfg(cfg)
+    recorder = _recorder_hook()
+    runner.register_hook(recorder)
+    t0 = time.perf_counter()
+    runner.train()
+    seconds = time.perf_counter() - t0
+    missing = [k for k in METRIC_KEYS.values() if k not in recorder.metrics]
+    if missing:
+        raise RuntimeError(f'{spec["config"]}: the last-epoch validation '
+                           f'gave no {missing}; got '
+                           f'{sorted(recorder.metrics)}')
+    dataset = runner.train_dataloader.dataset
+    _dump(dict(
+        metrics={k: recorder.metrics[v] for k, v in METRIC_KEYS.items()},
+        epochs=recorder.epochs, train_seconds=seconds,
+        noise_stats=getattr(dataset, 'noise_stats', None),
+        config=spec['config'], num_images=spec['num_images'],
+        num_epochs=spec['epochs'], dataset=spec['dataset'],
+        hook_overrides=spec['hook_overrides']), spec['output'])
+
+
+# ---------------------------------------------------------------- records
+def to_record(result: dict) -> dict:
+    """One robustness.json record from a cell result."""
+    noise_type, rate = SETTINGS[result['setting']][:2]
+    last = result['epochs'][-1] if result.get('epochs') else {}
+    rec = dict(method=result['method'], noise_type=noise_type,
+               noise_rate=rate, seed=result['seed'])
+    rec.update({k: result['metrics'].get(k) for k in METRIC_KEYS})
+    rec.update({k: last.get(v) for k, v in LABEL_KEYS.items()})
+    rec['train_seconds'] = result.get('train_seconds')
+    return _clean_nan({k: rec[k] for k in RECORD_FIELDS})
+
+
+def _values(results, method, setting, key) -> List[float]:
+    return [r['metrics'][key] for r in results
+            if r['method'] == method and r['setting'] == setting
+            and r['metrics'].get(key) is not None
+            and math.isfinite(r['metrics'][key])]
+
+
+def _mean_std(values):
+    if not values:
+        return None, None
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, None
+    var = sum((v - mean)**2 for v in values) / (len(values) - 1)
+    return mean, math.sqrt(var)
+
+
+def _fmt(value, std=None, scale=1.0, digits=1) -> str:
+    if value is None:
+        return '–'
+    text = f'{value * scale:.{digits}f}'
+    return text if std is None else f'{text} ± {std * scale:.{digits}f}'
+
+
+def _table(header: List[str], rows: List[List[str]]) -> List[str]:
+    lines = ['| ' + ' | '.join(header) + ' |',
+             '|' + '|'.join(['---'] + [':-:'] * (len(header) - 1)) + '|']
+    return lines + ['| ' + ' | '.join(r) + ' |' for r in rows]
+
+
+def map_table(results, methods, columns) -> List[str]:
+    """Methods x (group, setting) columns of mean ± std mAP, the best mean
+    of each column in bold."""
+    header = ['Method'] + [f'{g} {SETTINGS[s][3]}' for _, g, s in columns]
+    stats = {(m, c): _mean_std(_values(results, m, c[2], c[0]))
+             for m in methods for c in columns}
+    best = {}
+    for c in columns:
+        means = [stats[m, c][0] for m in methods if stats[m, c][0] is not None]
+        best[c] = max(means) if means else None
+    rows = []
+    for m in methods:
+        row = [METHOD_NAMES.get(m, m)]
+        for c in columns:
+            mean, std = stats[m, c]
+            text = _fmt(mean, std)
+            row.append(f'**{text}**' if mean is not None and
+                       mean == best[c] else text)
+        rows.append(row)
+    return _table(header, rows)
+
+
+def _present(results, settings):
+    have = {r['setting'] for r in results}
+    return [s for s in settings if s in have]
+
+
+def _paper_tables(results, methods) -> List[str]:
+    lines = []
+    families = (
+        ('Table 1: mislabeling (class-dependent), last-epoch mAP',
+         ('clean', 'mislabel20', 'mislabel40')),
+        ('Table 2: random flipping, last-epoch mAP',
+         ('clean', 'flip20', 'flip40')),
+        ('Table 3: missing labels (single positive), last-epoch mAP',
+         ('single-positive', )))
+    for title, settings in families:
+        settings = _present(results, settings)
+        if not settings:
+            continue
+        columns = [(key, group, s) for key, group in GROUPS for s in settings]
+        lines += [f'## {title}', ''] + map_table(results, methods, columns)
+        lines.append('')
+    return lines
+
+
+def _gap_table(results) -> List[str]:
+    rows = []
+    for s in _present(results, SETTINGS):
+        bce = _mean_std(_values(results, 'bce', s, 'map_all'))
+        ours = _mean_std(_values(results, 'balancemix', s, 'map_all'))
+        if bce[0] is None or ours[0] is None:
+            continue
+        p_bce, p_ours = PAPER_COCO[s]
+        rows.append([SETTINGS[s][3], _fmt(*bce), _fmt(*ours),
+                     f'{ours[0] - bce[0]:+.1f}', f'{p_bce:.1f}',
+                     f'{p_ours:.1f}', f'{p_ours - p_bce:+.1f}'])
+    if not rows:
+        return []
+    header = ['Setting', 'BCE', 'BalanceMix', 'gap (here)',
+              'BCE (paper, COCO)', 'BalanceMix (paper, COCO)',
+              'gap (paper, COCO)']
+    return (['## BalanceMix over BCE (mAP, All)', ''] +
+            _table(header, rows) + [''])
+
+
+def _ablation_table(results) -> List[str]:
+    settings = [s for s in _present(results, SETTINGS) if any(
+        r['method'] in ABLATION and r['setting'] == s for r in results)]
+    if not settings:
+        return []
+    rows, prev = [], None
+    for method, label in ABLATION_ROWS:
+        means = [_mean_std(_values(results, method, s, 'map_all'))[0]
+                 for s in settings]
+        known = [m for m in means if m is not None]
+        means.append(sum(known) / len(known)
+                     if len(known) == len(settings) else None)
+        row = [label]
+        for j, mean in enumerate(means):
+            text = _fmt(mean)
+            if prev is not None and mean is not None and \
+                    prev[j] is not None:
+                text += f' ({mean - prev[j]:+.1f})'
+            row.append(text)
+        rows.append(row)
+        prev = means
+    header = ['Variant'] + [SETTINGS[s][3] for s in settings] + ['Average']
+    return (['## Table 5: component ablation (mAP All, mean over seeds; '
+             'gain over the row above)', ''] + _table(header, rows) + [''])
+
+
+def _at_progress(result, fraction) -> dict:
+    epochs = result.get('epochs') or []
+    if not epochs:
+        return {}
+    target = max(1, math.ceil(fraction * result.get('num_epochs',
+                                                    len(epochs))))
+    for rec in epochs:
+        if rec['epoch'] == target:
+            return rec
+    return {}
+
+
+def _label_table(results) -> List[str]:
+    bm = [r for r in results if r['method'] == 'balancemix']
+    settings = [s for s in _present(bm, SETTINGS) if any(
+        r['setting'] == s and r['epochs'] and
+        r['epochs'][-1].get('precision') is not None for r in bm)]
+    if not settings:
+        return []
+    lines = ['## Table 7: BalanceMix clean-label selection and re-labeling '
+             '(%, mean ± std over seeds)', '']
+    for title, keys in (('Clean label selection (Eq. 8, 12)',
+                         (('precision', 'precision'), ('recall', 'recall'))),
+                        ('Re-labeling (Eq. 9, 13)',
+                         (('relabel_proportion', 'proportion'),
+                          ('relabel_accuracy', 'accuracy')))):
+        header = ['Training progress'] + [
+            f'{SETTINGS[s][3]} {name}' for s in settings for _, name in keys]
+        rows = []
+        for frac in PROGRESS:
+            row = [f'{int(frac * 100)}% epochs']
+            for s in settings:
+                for key, _ in keys:
+                    vals = [_at_progress(r, frac).get(key) for r in bm
+                            if r['setting'] == s]
+                    vals = [v for v in vals
+                            if v is not None and math.isfinite(v)]
+                    row.append(_fmt(*_mean_std(vals), scale=100))
+            rows.append(row)
+        lines += [f'**{title}**', ''] + _table(header, rows) + ['']
+    return lines
+
+
+def write_markdown(path, results, args, meta, failures, figures) -> None:
+    methods = [m for m in METHODS if any(r['method'] == m for r in results)]
+    seeds = sorted({r['seed'] for r in results})
+    now = datetime.datetime.now().strftime('%Y-%m-%d %H:%M')
+    lines = [
+        '# Robustness benchmark: the BalanceMix paper comparison', '',
+        f'Mosaic **{args.dataset}**, {args.num_images} training images, '
+        f'{args.epochs} epoch(s), seeds {seeds} ({len(results)} cells). '
+        'mAP in percent at the last epoch, mean ± sample std over seeds '
+        '(no ± with one seed); best mean per column in bold. The label '
+        'noise is redrawn per seed. Shot groups as in the configs '
+        '(many / medium / few-shot = 3 / 4 / 3 classes).', '',
+        f'- cells run by: `{meta.get("command", "?")}` '
+        f'({meta.get("date", "?")})',
+        f'- report written by: `{args.command}` ({now})',
+        f'- cell results: `{run_dir(args)}`', '']
+    lines += _paper_tables(results, methods)
+    lines += _gap_table(results)
+    lines += _ablation_table(results)
+    lines += _label_table(results)
+    if figures:
+        lines += ['## Figures', ''] + [f'![{f}]({f})' for f in figures] + ['']
+    if failures:
+        lines += ['## Failed cells', ''] + [
+            f'- {f.splitlines()[0]}' for f in failures] + ['']
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines))
+
+
+# ------------------------------------------------------------------ plots
+def plot_map_vs_noise(path, results) -> bool:
+    families = [(t, [s for s in _present(results, SETTINGS)
+                     if SETTINGS[s][0] in ('clean', t)])
+                for t in ('mislabel', 'flip')]
+    families = [(t, s) for t, s in families
+                if any(SETTINGS[x][0] == t for x in s)]
+    if not families:
+        return False
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(families), figsize=(5.5 * len(families),
+                                                        4), squeeze=False)
+    for ax, (noise_type, settings) in zip(axes[0], families):
+        for m in METHODS:
+            pts = [(100 * SETTINGS[s][1], *_mean_std(
+                _values(results, m, s, 'map_all'))) for s in settings]
+            pts = [p for p in pts if p[1] is not None]
+            if pts:
+                ax.errorbar([p[0] for p in pts], [p[1] for p in pts],
+                            yerr=[p[2] or 0 for p in pts], marker='o',
+                            capsize=3, label=METHOD_NAMES[m])
+        ax.set_xticks([100 * SETTINGS[s][1] for s in settings])
+        ax.set(title=f'{noise_type} noise', xlabel='noise rate (%)',
+               ylabel='last-epoch mAP, all classes (%)')
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def plot_few_shot_share(path, results) -> bool:
+    """Fig. 6: the minority sampler's probability share of the instances
+    with a few-shot label, per epoch (BalanceMix, mean over seeds)."""
+    bm = [r for r in results if r['method'] == 'balancemix' and r['epochs']
+          and r['epochs'][0].get('few_shot_share') is not None]
+    if not bm:
+        return False
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker  # noqa: F401
+    fig, ax = plt.subplots(figsize=(6, 4))
+    uniform = []
+    for s in _present(bm, SETTINGS):
+        runs = [r['epochs'] for r in bm if r['setting'] == s]
+        n = min(len(e) for e in runs)
+        share = [sum(e[i]['few_shot_share'] for e in runs) / len(runs)
+                 for i in range(n)]
+        ax.plot(range(1, n + 1), [100 * v for v in share], marker='o',
+                label=SETTINGS[s][3])
+        uniform += [e[0]['few_shot_share_uniform'] for e in runs]
+    ax.axhline(100 * sum(uniform) / len(uniform), color='k', ls='--',
+               label='uniform sampling')
+    ax.set(xlabel='epoch', ylabel='few-shot share of sampling prob. (%)',
+           title='Minority sampler (Fig. 6)')
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+# ------------------------------------------------------------------- main
+def report(args, cells, failures=()) -> dict:
+    """Merge the cell results of ``cells`` into the JSON, markdown and
+    plots; return their paths."""
+    results = [r for r in (load_result(args, c) for c in cells) if r]
+    if not results:
+        raise SystemExit(f'robustness: no finished cell under '
+                         f'{run_dir(args)}; nothing to report')
+    os.makedirs(args.out_dir, exist_ok=True)
+    stem = osp.join(args.out_dir,
+                    'robustness_quick' if args.quick else 'robustness')
+    paths = dict(json=stem + '.json', md=stem + '.md',
+                 map_plot=stem + '_map_vs_noise.png',
+                 share_plot=stem + '_few_shot_share.png')
+    _dump([to_record(r) for r in results], paths['json'])
+    figures = []
+    for key, plot in (('map_plot', plot_map_vs_noise),
+                      ('share_plot', plot_few_shot_share)):
+        if plot(paths[key], results):
+            figures.append(osp.basename(paths[key]))
+    meta_file = osp.join(run_dir(args), 'meta.json')
+    meta = {}
+    if osp.isfile(meta_file):
+        with open(meta_file) as f:
+            meta = json.load(f)
+    write_markdown(paths['md'], results, args, meta, list(failures), figures)
+    print(f'robustness: {len(results)} cells -> {paths["json"]}, '
+          f'{paths["md"]}', flush=True)
+    return paths
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
+    if args.run_cell:
+        run_cell_child(args.run_cell)
+        return 0
+    args.command = 'python benchmarks/robustness.py ' + shlex.join(argv)
+    if args.report_only:
+        report(args, plan_cells(args, ablation=True))
+        return 0
+    cells = plan_cells(args)
+    os.makedirs(run_dir(args), exist_ok=True)
+    _dump(dict(command=args.command,
+               date=datetime.datetime.now().strftime('%Y-%m-%d %H:%M')),
+          osp.join(run_dir(args), 'meta.json'))
+    failures = run_all(args, cells)
+    report(args, cells, failures)
+    if failures:
+        print(f'robustness: {len(failures)} cells failed:\n' +
+              '\n'.join(failures), file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,240 @@
+"""benchmarks/robustness.py with a fake cell runner (no training)."""
+import importlib.util
+import json
+import os.path as osp
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+@pytest.fixture
+def rb():
+    spec = importlib.util.spec_from_file_location(
+        'robustness_bench', osp.join(ROOT, 'benchmarks', 'robustness.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# Synthetic mAP: BalanceMix best, BCE worst; the seed adds +-0.5.
+BASE = dict(bce=50.0, mixup=55.0, balancemix=70.0, bmix_random=56.0,
+            bmix_minority=60.0, bmix_clean=64.0, bmix_relabel=67.0)
+
+
+def fake_result(spec, epochs=4):
+    """What the child would return for ``spec``, made up."""
+    mean = BASE[spec['method']] - 5 * ('40' in spec['setting']) + \
+        (spec['seed'] - 1) * 0.5
+    diag = []
+    for e in range(1, epochs + 1):
+        rec = dict(epoch=e, seconds=1.0, few_shot_share=0.1 + 0.02 * e,
+                   few_shot_share_uniform=0.08)
+        if spec['method'] == 'balancemix' and spec['setting'] != 'clean':
+            rec.update(precision=0.90 + 0.01 * e, recall=0.60 + 0.05 * e,
+                       relabel_proportion=0.01 * e, relabel_accuracy=0.95)
+        diag.append(rec)
+    return dict(
+        metrics=dict(map_all=mean, map_many=mean + 10, map_medium=mean,
+                     map_few=mean - 10),
+        epochs=diag, train_seconds=12.5, num_epochs=epochs,
+        dataset=spec['dataset'], num_images=spec['num_images'])
+
+
+@pytest.fixture
+def fake(rb, monkeypatch):
+    calls = []
+
+    def run_cell(spec):
+        calls.append((spec['method'], spec['setting'], spec['seed']))
+        assert spec['epochs'] == 4 and spec['num_images'] == 64
+        return fake_result(spec)
+
+    monkeypatch.setattr(rb, 'run_cell', run_cell)
+    return calls
+
+
+def _argv(tmp_path, *extra):
+    return ['--quick', '--epochs', '4', '--num-images', '64',
+            '--out-dir', str(tmp_path / 'out'),
+            '--work-root', str(tmp_path / 'work'), *extra]
+
+
+def test_runs_cells_and_skips_finished(rb, fake, tmp_path):
+    argv = _argv(tmp_path, '--methods', 'bce', 'balancemix', '--noise',
+                 'clean', 'mislabel40', '--seeds', '0', '1')
+    assert rb.main(argv) == 0
+    assert len(fake) == 8
+    assert set(fake) == {(m, s, k) for m in ('bce', 'balancemix')
+                         for s in ('clean', 'mislabel40') for k in (0, 1)}
+    # seed-major order: seed 0 complete before seed 1 starts
+    assert [c[2] for c in fake] == [0] * 4 + [1] * 4
+    # a second run with one more seed only trains the new seed
+    fake.clear()
+    assert rb.main(argv + ['2']) == 0
+    assert sorted(fake) == sorted((m, s, 2) for m in ('bce', 'balancemix')
+                                  for s in ('clean', 'mislabel40'))
+    records = json.load(open(tmp_path / 'out' / 'robustness_quick.json'))
+    assert len(records) == 12
+
+
+def test_damaged_cell_result_is_rerun(rb, fake, tmp_path):
+    argv = _argv(tmp_path, '--methods', 'bce', '--noise', 'clean',
+                 '--seeds', '0')
+    rb.main(argv)
+    args = rb.parse_args(argv)
+    path = osp.join(rb.cell_dir(args, rb.Cell('bce', 'clean', 0)),
+                    'result.json')
+    with open(path, 'w') as f:
+        f.write('{"metrics": ')  # as if killed while writing
+    fake.clear()
+    rb.main(argv)
+    assert fake == [('bce', 'clean', 0)]
+
+
+def test_failed_cell_is_reported_and_retried(rb, monkeypatch, tmp_path,
+                                             capsys):
+    def run_cell(spec):
+        if spec['method'] == 'bce':
+            raise rb.CellError('exit code 1; log x.log:\nboom')
+        return fake_result(spec)
+
+    monkeypatch.setattr(rb, 'run_cell', run_cell)
+    argv = _argv(tmp_path, '--methods', 'bce', 'mixup', '--noise', 'clean',
+                 '--seeds', '0')
+    assert rb.main(argv) == 1
+    md = (tmp_path / 'out' / 'robustness_quick.md').read_text()
+    assert 'Failed cells' in md and 'bce/clean/seed0' in md
+    records = json.load(open(tmp_path / 'out' / 'robustness_quick.json'))
+    assert [r['method'] for r in records] == ['mixup']
+    # the failed cell is tried again next time, the finished one is not
+    tried = []
+    monkeypatch.setattr(rb, 'run_cell', lambda spec: tried.append(
+        spec['method']) or fake_result(spec))
+    assert rb.main(argv) == 0
+    assert tried == ['bce']
+
+
+def test_json_schema(rb, fake, tmp_path):
+    rb.main(_argv(tmp_path, '--methods', 'bce', 'balancemix', '--noise',
+                  'clean', 'mislabel40', 'single-positive', '--seeds', '0',
+                  '1'))
+    records = json.load(open(tmp_path / 'out' / 'robustness_quick.json'))
+    assert len(records) == 2 * 3 * 2
+    for r in records:
+        assert list(r) == list(rb.RECORD_FIELDS)
+        assert r['noise_type'] in ('clean', 'mislabel', 'flip',
+                                   'single_positive')
+    by = {(r['method'], r['noise_type'], r['seed']): r for r in records}
+    bm = by['balancemix', 'mislabel', 1]
+    assert bm['noise_rate'] == 0.4
+    assert bm['map_all'] == pytest.approx(65.0)
+    assert bm['map_few'] == pytest.approx(55.0)
+    # last epoch (4) of the label diagnostics
+    assert bm['label_precision'] == pytest.approx(0.94)
+    assert bm['label_recall'] == pytest.approx(0.80)
+    assert bm['relabel_proportion'] == pytest.approx(0.04)
+    assert bm['relabel_accuracy'] == pytest.approx(0.95)
+    assert bm['train_seconds'] == 12.5
+    for key in ('label_precision', 'label_recall', 'relabel_proportion',
+                'relabel_accuracy'):
+        assert by['bce', 'mislabel', 0][key] is None
+        assert by['balancemix', 'clean', 0][key] is None
+    assert by['bce', 'clean', 0]['noise_rate'] == 0.0
+    assert by['bce', 'single_positive', 0]['noise_rate'] is None
+    assert by['bce', 'clean', 0]['map_all'] == pytest.approx(49.5)
+
+
+def test_markdown_tables(rb, fake, tmp_path):
+    methods = ['bce', 'mixup', 'balancemix']
+    settings = ['clean', 'mislabel20', 'mislabel40', 'flip40',
+                'single-positive']
+    rb.main(_argv(tmp_path, '--methods', *methods, '--noise', *settings,
+                  '--seeds', '0', '1', '2'))
+    md = (tmp_path / 'out' / 'robustness_quick.md').read_text()
+    for title in ('Table 1', 'Table 2', 'Table 3', 'Table 7',
+                  'BalanceMix over BCE'):
+        assert title in md
+    for m in methods:
+        assert rb.METHOD_NAMES[m] in md
+    for s in settings:
+        assert f'All {rb.SETTINGS[s][3]}' in md
+    # mean +- sample std over seeds 0, 1, 2: 70 + {-0.5, 0, 0.5}
+    assert '**70.0 ± 0.5**' in md   # BalanceMix, best, bold
+    assert '| BCE (default) | 50.0 ± 0.5 |' in md
+    assert '**60.0 ± 0.5**' in md   # BalanceMix few-shot, clean
+    # gap row: clean 70 - 50 = +20.0 next to the paper's +1.8
+    assert ('| clean | 50.0 ± 0.5 | 70.0 ± 0.5 | +20.0 | 83.4 | 85.2 | '
+            '+1.8 |') in md
+    # Table 7 at 25% (epoch 1), 50% (epoch 2), 100% (epoch 4) of 4 epochs
+    row = next(line for line in md.splitlines()
+               if line.startswith('| 25% epochs') and '91.0' in line)
+    assert '65.0' in row  # recall 0.65 at epoch 1
+    assert any(line.startswith('| 100% epochs') and '94.0' in line
+               for line in md.splitlines())
+    assert 'report written by: `python benchmarks/robustness.py --quick' in md
+    assert (tmp_path / 'out' / 'robustness_quick_map_vs_noise.png').stat(
+    ).st_size > 1000
+    assert (tmp_path / 'out' / 'robustness_quick_few_shot_share.png').stat(
+    ).st_size > 1000
+
+
+def test_ablation_table(rb, fake, tmp_path):
+    rb.main(_argv(tmp_path, '--methods', 'bce', '--noise', 'clean',
+                  '--seeds', '0', '--ablation', '--ablation-noise',
+                  'clean', 'mislabel40'))
+    assert len(fake) == 2 * 6  # BCE, 4 variants, BalanceMix
+    md = (tmp_path / 'out' / 'robustness_quick.md').read_text()
+    assert 'Table 5' in md
+    # clean: 55.5, 59.5 (+4.0), ... ; average of clean and mislabel 40%
+    assert '| + Minority sampler (Eq. 4) | 59.5 (+4.0) | 54.5 (+4.0) | ' \
+        '57.0 (+4.0) |' in md
+    assert '| + Ambiguous labels (Eq. 10) | 69.5 (+3.0) |' in md
+
+
+def test_report_only(rb, fake, tmp_path):
+    argv = _argv(tmp_path, '--methods', 'bce', 'balancemix', '--noise',
+                 'clean', 'flip20', '--seeds', '0')
+    rb.main(argv)
+    out = tmp_path / 'out'
+    for f in out.iterdir():
+        f.unlink()
+    fake.clear()
+    assert rb.main(argv + ['--report-only']) == 0
+    assert fake == []  # nothing trained
+    records = json.load(open(out / 'robustness_quick.json'))
+    assert {(r['method'], r['noise_type']) for r in records} == {
+        ('bce', 'clean'), ('bce', 'flip'), ('balancemix', 'clean'),
+        ('balancemix', 'flip')}
+    md = (out / 'robustness_quick.md').read_text()
+    assert 'Table 2' in md and 'All flip 20%' in md
+    assert '--report-only' in md
+    # full mode has its own cell folder: nothing to report there
+    with pytest.raises(SystemExit, match='no finished cell'):
+        rb.main([a for a in argv if a != '--quick'] + ['--report-only'])
+
+
+def test_cell_config_overrides(rb, tmp_path):
+    """The child's config: seed, images, epochs, scaled schedules, switches
+    (no training)."""
+    args = rb.parse_args(_argv(tmp_path, '--num-workers', '0'))
+    spec = rb.cell_spec(args, rb.Cell('bmix_clean', 'mislabel40', 2))
+    cfg = rb.build_cell_config(spec)
+    ds = cfg.train_dataloader.dataset
+    assert ds.type == 'LabelNoiseDataset' and ds.seed == 2
+    assert ds.dataset.num_images == 64 and ds.dataset.source == 'digits'
+    assert cfg.randomness.seed == 2
+    assert cfg.train_cfg.max_epochs == 4 and cfg.train_cfg.val_interval == 4
+    assert cfg.param_scheduler.T_max == 4 and cfg.param_scheduler.end == 4
+    assert cfg.default_hooks.checkpoint is None
+    hook = next(h for h in cfg.custom_hooks
+                if h.type == 'LabelManagerHook')
+    assert hook.warmup_epochs == 1  # 3 of 12 epochs -> 1 of 4
+    assert hook.use_relabel is False and hook.use_ambiguous is False
+    assert tuple(hook.shot_thresholds) == (16, 3)  # (500, 100) * 64 / 2000
+    spec = rb.cell_spec(args, rb.Cell('llr', 'clean', 0))
+    loss = rb.build_cell_config(spec).model.head.loss
+    assert loss.delta_rel == pytest.approx(0.01 * 11 / 3)
+    spec = rb.cell_spec(args, rb.Cell('coteaching', 'flip40', 0))
+    model = rb.build_cell_config(spec).model
+    assert model.num_gradual == 2 and model.forget_rate == 0.4
