@@ -51,8 +51,9 @@ def main():
     parser.add_argument('--n', type=int, default=1_000_000)
     parser.add_argument('--k', type=int, default=80)
     parser.add_argument('--repeats', type=int, default=5)
-    parser.add_argument('--out', default=osp.join(
-        osp.dirname(__file__), 'results', 'sampler.json'))
+    parser.add_argument(
+        '--out',
+        default=osp.join(osp.dirname(__file__), 'results', 'sampler.json'))
     args = parser.parse_args()
     torch.manual_seed(0)
     n, k = args.n, args.k
@@ -73,19 +74,25 @@ def main():
     multinomial_s = timeit(
         lambda: torch.multinomial(probs, n, replacement=True), args.repeats)
     result = dict(
-        n=n, k=k, repeats=args.repeats,
+        n=n,
+        k=k,
+        repeats=args.repeats,
         draw_epoch_seconds=draw_s,
         set_probs_seconds=set_s,
         update_probs_seconds=update_s,
         torch_multinomial_seconds=multinomial_s,
         draw_vs_multinomial=multinomial_s / draw_s,
-        torch=torch.__version__, threads=torch.get_num_threads())
+        torch=torch.__version__,
+        threads=torch.get_num_threads())
     print(f'| what (N={n:,}, K={k}) | median seconds |')
     print('| --- | --- |')
-    print(f'| draw one epoch of minority indices (searchsorted) | {draw_s:.4f} |')
+    print(
+        f'| draw one epoch of minority indices (searchsorted) | {draw_s:.4f} |'
+    )
     print(f'| torch.multinomial, same draw (baseline) | {multinomial_s:.4f} |')
     print(f'| set_sampling_probs (cumsum) | {set_s:.4f} |')
-    print(f'| Eq. 2-4 update from an N x K confidence matrix | {update_s:.4f} |')
+    print(
+        f'| Eq. 2-4 update from an N x K confidence matrix | {update_s:.4f} |')
     with open(args.out, 'w') as f:
         json.dump(result, f, indent=2)
 

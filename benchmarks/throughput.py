@@ -51,7 +51,10 @@ class EpochClock(Hook):
         self.t0 = time.perf_counter()
         self.data = self.step = 0.0
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None):
         hub = runner.message_hub
         self.data += hub.get_scalar('train/data_time').current()
@@ -59,8 +62,10 @@ class EpochClock(Hook):
 
     def after_train_epoch(self, runner):
         wall = time.perf_counter() - self.t0
-        rec = dict(epoch_seconds=wall, data_loading=self.data,
-                   forward_backward=self.step - self.data)
+        rec = dict(
+            epoch_seconds=wall,
+            data_loading=self.data,
+            forward_backward=self.step - self.data)
         for h in runner.hooks:
             if isinstance(h, LabelManagerHook):
                 rec.update(h.timings)
@@ -72,8 +77,12 @@ def build(cfg_file, work_dir, args, balancemix):
     cfg.work_dir = work_dir
     epochs = args.repeats + 1
     cfg.train_cfg = dict(by_epoch=True, max_epochs=epochs, val_interval=10**6)
-    cfg.param_scheduler = dict(type='CosineAnnealingLR', T_max=epochs,
-                               by_epoch=True, begin=0, end=epochs)
+    cfg.param_scheduler = dict(
+        type='CosineAnnealingLR',
+        T_max=epochs,
+        by_epoch=True,
+        begin=0,
+        end=epochs)
     cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
     cfg.test_dataloader = cfg.test_evaluator = cfg.test_cfg = None
     cfg.default_hooks.checkpoint = None
@@ -85,8 +94,12 @@ def build(cfg_file, work_dir, args, balancemix):
     ds.num_images = args.num_images
     if args.gpu:
         ds.tile_size = 224
-        cfg.model.backbone = dict(type='ResNet', depth=50, num_stages=4,
-                                  out_indices=(3, ), style='pytorch')
+        cfg.model.backbone = dict(
+            type='ResNet',
+            depth=50,
+            num_stages=4,
+            out_indices=(3, ),
+            style='pytorch')
         cfg.model.head.in_channels = 2048
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         for t in ds.pipeline:
@@ -124,24 +137,34 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         base = run(build(BASE, osp.join(tmp, 'base'), args, False))
         bmix = run(build(CFG, osp.join(tmp, 'bmix'), args, True))
-    keys = ['data_loading', 'forward_backward', 'statistics', 'mixture_fit',
-            'relabel_and_scores', 'sync_and_sampler']
+    keys = [
+        'data_loading', 'forward_backward', 'statistics', 'mixture_fit',
+        'relabel_and_scores', 'sync_and_sampler'
+    ]
     result = dict(
         balancemix_epoch_seconds=median(bmix, 'epoch_seconds'),
         baseline_epoch_seconds=median(base, 'epoch_seconds'),
-        breakdown={k: median(bmix, k) for k in keys},
-        baseline_breakdown={k: median(base, k) for k in keys[:2]},
-        repeats=args.repeats, num_images=args.num_images,
-        mixed_batch_size=args.batch_size, workers=args.workers,
+        breakdown={k: median(bmix, k)
+                   for k in keys},
+        baseline_breakdown={k: median(base, k)
+                            for k in keys[:2]},
+        repeats=args.repeats,
+        num_images=args.num_images,
+        mixed_batch_size=args.batch_size,
+        workers=args.workers,
         device=torch.cuda.get_device_name() if args.gpu else 'cpu',
-        threads=torch.get_num_threads(), torch=torch.__version__,
+        threads=torch.get_num_threads(),
+        torch=torch.__version__,
         command=' '.join([osp.relpath(sys.argv[0], ROOT)] + sys.argv[1:]),
-        epochs_balancemix=bmix, epochs_baseline=base)
-    result['ratio'] = (result['balancemix_epoch_seconds'] /
-                       result['baseline_epoch_seconds'])
+        epochs_balancemix=bmix,
+        epochs_baseline=base)
+    result['ratio'] = (
+        result['balancemix_epoch_seconds'] / result['baseline_epoch_seconds'])
     print('| recipe | s/epoch (median) |')
     print('| --- | --- |')
-    print(f"| Mixup + BCE (mmpretrain) | {result['baseline_epoch_seconds']:.2f} |")
+    print(
+        f"| Mixup + BCE (mmpretrain) | {result['baseline_epoch_seconds']:.2f} |"
+    )
     print(f"| BalanceMix | {result['balancemix_epoch_seconds']:.2f} |")
     print(f"| ratio | {result['ratio']:.2f}x |")
     for k, v in result['breakdown'].items():

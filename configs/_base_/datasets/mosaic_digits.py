@@ -41,7 +41,7 @@ mosaic_policies = [
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(32, 32)),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    # No horizontal flip: a mirrored digit is not the same digit.
     dict(
         type='RandAugment',
         policies=mosaic_policies,

@@ -62,7 +62,7 @@ class DualBatchSampler(BatchSampler):
         return int(getattr(self.sampler, 'epoch', 0))
 
     def set_epoch(self, epoch: int) -> None:
-        """Set the epoch of the wrapped sampler (and so of the minority one)."""
+        """Set the epoch of the wrapped sampler (and of the minority one)."""
         self.sampler.set_epoch(epoch)
 
     def set_sampling_probs(self, probs: Optional[torch.Tensor]) -> None:

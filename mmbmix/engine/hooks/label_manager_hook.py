@@ -1,4 +1,4 @@
-"""The BalanceMix label manager: per-epoch statistics, mixtures, re-labeling."""
+"""The BalanceMix label manager: statistics, mixtures, re-labeling."""
 import hashlib
 import logging
 import os
@@ -22,8 +22,7 @@ from mmbmix.models.utils.label_refinery import (AMBIGUOUS, CLEAN, RELABELED,
                                                 label_states, label_weights,
                                                 relabel)
 from mmbmix.models.utils.minority_score import (class_confidence,
-                                                instance_score,
-                                                sampling_probs)
+                                                instance_score, sampling_probs)
 
 STATE_KEY = 'balancemix_label_manager'
 
@@ -72,7 +71,15 @@ class LabelManagerHook(Hook):
             training dataloader's.
         num_workers (int, optional): audit workers; defaults to the training
             dataloader's.
-        gmm (dict): keyword arguments of ``fit_gmm_1d`` (Eq. 7).
+        gmm (dict): keyword arguments of ``fit_gmm_1d`` (Eq. 7). Decision:
+            a set whose loss variance is below ``min_var`` (by default the
+            mixture's own variance floor ``reg_covar``) is "too uniform to
+            fit" and counts as clean. Without it, a model that predicts
+            nearly the same value for a whole class (early, or collapsing)
+            gets two coincident components whose posterior is just their
+            weight, and a whole set is marked clean or not clean at random;
+            seen on the digits mosaic with 40% flip noise, where it fed a
+            collapse to constant outputs.
         shot_thresholds (tuple[int, int]): positive-label counts above which
             a class is many-shot and below which it is few-shot.
         allow_label_change (bool): resume even if the training labels differ
@@ -94,7 +101,11 @@ class LabelManagerHook(Hook):
                  batch_size: Optional[int] = None,
                  num_workers: Optional[int] = None,
                  gmm: dict = dict(
-                     max_iter=10, tol=1e-2, reg_covar=5e-4, min_samples=8),
+                     max_iter=10,
+                     tol=1e-2,
+                     reg_covar=5e-4,
+                     min_samples=8,
+                     min_var=5e-4),
                  shot_thresholds: Sequence[int] = (10000, 1000),
                  allow_label_change: bool = False) -> None:
         if not (isinstance(warmup_epochs, int) and warmup_epochs >= 0):
@@ -156,7 +167,9 @@ class LabelManagerHook(Hook):
             true, dtype=torch.bool)
         # Shot groups by the true labels where known, else by the given ones.
         labels = self.given if self.true is None else self.true
-        self.has_few_shot = labels[:, labels.sum(0) < self.shot_thresholds[1]].any(1)
+        self.has_few_shot = labels[:,
+                                   labels.sum(0) <
+                                   self.shot_thresholds[1]].any(1)
         self._check_state_shape()
         self._check_labels_unchanged(dataset)
         self._audit_loader = self._build_audit_loader(loader)
@@ -175,7 +188,10 @@ class LabelManagerHook(Hook):
             persistent_workers=workers > 0)
 
     # ------------------------------------------------------------ epoch
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None) -> None:
         loss = (outputs or {}).get('loss')
         if loss is not None and not torch.isfinite(torch.as_tensor(loss)):
@@ -196,9 +212,11 @@ class LabelManagerHook(Hook):
         t3 = time.perf_counter()
         # Seconds of this epoch's label management, for benchmarks/.
         fit = getattr(self, 'fit_seconds', 0.0)
-        self.timings = dict(statistics=t1 - t0, mixture_fit=fit,
-                            relabel_and_scores=t2 - t1 - fit,
-                            sync_and_sampler=t3 - t2)
+        self.timings = dict(
+            statistics=t1 - t0,
+            mixture_fit=fit,
+            relabel_and_scores=t2 - t1 - fit,
+            sync_and_sampler=t3 - t2)
         self._log(runner)
 
     @torch.no_grad()
@@ -247,9 +265,11 @@ class LabelManagerHook(Hook):
     def _report_unfitted(self, fitted: torch.Tensor) -> None:
         """Say once which label sets were too small or too uniform to fit
         (their labels count as clean)."""
-        unfitted = [f'{kind} labels of class {k}'
-                    for kind, row in zip(('negative', 'positive'), ~fitted)
-                    for k in row.nonzero().flatten().tolist()]
+        unfitted = [
+            f'{kind} labels of class {k}'
+            for kind, row in zip(('negative', 'positive'), ~fitted)
+            for k in row.nonzero().flatten().tolist()
+        ]
         key = tuple(unfitted)
         if unfitted and key != getattr(self, '_unfitted_reported', None):
             self._unfitted_reported = key
@@ -258,7 +278,8 @@ class LabelManagerHook(Hook):
                 'sets are too small or too uniform for a mixture and are '
                 'treated as clean: ' + ', '.join(unfitted[:20]) +
                 (' ...' if len(unfitted) > 20 else ''),
-                logger='current', level=logging.WARNING)
+                logger='current',
+                level=logging.WARNING)
 
     # ------------------------------------------------------ state plumbing
     def label_weights(self) -> Optional[torch.Tensor]:
@@ -290,8 +311,8 @@ class LabelManagerHook(Hook):
 
     def state_dict(self) -> dict:
         return dict(
-            label_digest=self.label_digest() if hasattr(self, 'given')
-            else None,
+            label_digest=self.label_digest()
+            if hasattr(self, 'given') else None,
             sampling_probs=self.sampling_probs,
             refined_labels=self.refined_labels,
             label_state=self.label_state,
@@ -305,8 +326,9 @@ class LabelManagerHook(Hook):
 
     def label_digest(self) -> str:
         """SHA-256 of the given training labels."""
-        packed = torch.cat([torch.tensor(self.given.shape),
-                            self.given.flatten().long()]).numpy()
+        packed = torch.cat(
+            [torch.tensor(self.given.shape),
+             self.given.flatten().long()]).numpy()
         return hashlib.sha256(packed.tobytes()).hexdigest()
 
     def _check_labels_unchanged(self, dataset) -> None:
@@ -323,8 +345,10 @@ class LabelManagerHook(Hook):
                              'allow_label_change=True (or the environment '
                              'variable MMBMIX_ALLOW_LABEL_CHANGE=1) to resume '
                              'anyway and rebuild the label state.')
-        print_log(msg + '; allowed: the label state is rebuilt.',
-                  logger='current', level=logging.WARNING)
+        print_log(
+            msg + '; allowed: the label state is rebuilt.',
+            logger='current',
+            level=logging.WARNING)
         self.load_state_dict({})
 
     def _check_state_shape(self) -> None:
@@ -332,8 +356,8 @@ class LabelManagerHook(Hook):
                 self._loaded_digest != self.label_digest():
             return  # reported by _check_labels_unchanged
         n, k = self.given.shape
-        for name, shape in (('sampling_probs', (n, )),
-                            ('refined_labels', (n, k)),
+        for name, shape in (('sampling_probs', (n, )), ('refined_labels', (n,
+                                                                           k)),
                             ('label_state', (n, k)), ('p_clean', (n, k))):
             value = getattr(self, name)
             if value is not None and tuple(value.shape) != shape:
@@ -356,8 +380,9 @@ class LabelManagerHook(Hook):
         known."""
         probs = self.sampler.sampling_probs
         has_few = self.has_few_shot
-        diag = dict(few_shot_share=probs[has_few].sum().item(),
-                    few_shot_share_uniform=has_few.float().mean().item())
+        diag = dict(
+            few_shot_share=probs[has_few].sum().item(),
+            few_shot_share_uniform=has_few.float().mean().item())
         if self.label_state is not None:
             s = self.label_state
             diag.update(
@@ -373,6 +398,7 @@ class LabelManagerHook(Hook):
     def _log(self, runner) -> None:
         self.diagnostics = self.compute_diagnostics()
         scalars = {f'label/{k}': v for k, v in self.diagnostics.items()}
-        runner.logger.info(f'Epoch(label) [{runner.epoch + 1}] ' + '  '.join(
-            f'{k}: {v:.4f}' for k, v in self.diagnostics.items()))
+        runner.logger.info(f'Epoch(label) [{runner.epoch + 1}] ' +
+                           '  '.join(f'{k}: {v:.4f}'
+                                     for k, v in self.diagnostics.items()))
         runner.visualizer.add_scalars(scalars, step=runner.epoch + 1)

@@ -12,9 +12,10 @@ from .gmm import fit_gmm_1d, gmm_posterior
 CLEAN, RELABELED, AMBIGUOUS = 0, 1, 2
 
 
-def label_bce(probs: torch.Tensor, labels: torch.Tensor,
+def label_bce(probs: torch.Tensor,
+              labels: torch.Tensor,
               eps: float = 1e-7) -> torch.Tensor:
-    """Element-wise BCE of sigmoid outputs against labels: the losses of Eq. 6."""
+    """Element-wise BCE of sigmoid outputs against labels (Eq. 6)."""
     p = probs.float().clamp(eps, 1 - eps)
     y = labels.float()
     return -(y * p.log() + (1 - y) * (1 - p).log())
@@ -51,7 +52,7 @@ def clean_prob(losses: torch.Tensor, labels: torch.Tensor,
 
 def relabel(confidence: torch.Tensor, labels: torch.Tensor,
             clean: torch.Tensor, threshold: float):
-    """Re-label the labels that are not clean from confident predictions (Eq. 9).
+    """Re-label non-clean labels from confident predictions (Eq. 9).
 
     For a label that is not clean, the mean confidence over two
     independently augmented views above ``threshold`` makes it 1, below
@@ -73,8 +74,10 @@ def relabel(confidence: torch.Tensor, labels: torch.Tensor,
     return refined, up | down
 
 
-def label_weights(clean: torch.Tensor, relabeled: torch.Tensor,
-                  p_clean: torch.Tensor, use_relabel: bool = True,
+def label_weights(clean: torch.Tensor,
+                  relabeled: torch.Tensor,
+                  p_clean: torch.Tensor,
+                  use_relabel: bool = True,
                   use_ambiguous: bool = True) -> torch.Tensor:
     """Per-label loss weight of Eq. 10.
 
@@ -130,7 +133,9 @@ def label_diagnostics(given: torch.Tensor, true: torch.Tensor,
     n_relabeled = relabeled.sum().item()
     relabel_hit = (relabeled & (refined.bool() == true.bool())).sum().item()
     return dict(
-        precision=ratio(hit, clean.sum().item()),
-        recall=ratio(hit, correct.sum().item()),
+        precision=ratio(hit,
+                        clean.sum().item()),
+        recall=ratio(hit,
+                     correct.sum().item()),
         relabel_proportion=ratio(n_relabeled, given.numel()),
         relabel_accuracy=ratio(relabel_hit, n_relabeled))

@@ -27,8 +27,10 @@ def class_confidence(probs: torch.Tensor, labels: torch.Tensor):
     n_neg = y.size(0) - n_pos
     p_sum = (probs * y).sum(0)  # sum of f over positives
     a_sum = n_neg - (probs.sum(0) - p_sum)  # sum of 1 - f over negatives
-    P = torch.where(n_pos > 0, p_sum / n_pos.clamp(min=1), torch.ones_like(p_sum))
-    A = torch.where(n_neg > 0, a_sum / n_neg.clamp(min=1), torch.ones_like(a_sum))
+    P = torch.where(n_pos > 0, p_sum / n_pos.clamp(min=1),
+                    torch.ones_like(p_sum))
+    A = torch.where(n_neg > 0, a_sum / n_neg.clamp(min=1),
+                    torch.ones_like(a_sum))
     return P, A
 
 
