@@ -5,7 +5,10 @@ Same command line as mmpretrain 1.2.0's ``tools/test.py``. It imports
 ``register_safe_globals()`` so the checkpoint loads under torch >= 2.6
 (``weights_only=True``), and runs ``--launcher pytorch`` on CPU processes
 with gloo when no GPU is visible (see ``setup_cpu_distributed`` in
-``tools/train.py``).
+``tools/train.py``). The checkpoint is checked first: a missing or cut-short
+file is a one-line error naming it, and a file the weights-only unpickler
+refuses stops the tool unless ``--trust-checkpoint`` (or
+``MMBMIX_TRUST_CHECKPOINT=1``) is given.
 """
 import argparse
 import datetime
@@ -24,6 +27,7 @@ from mmengine.runner import Runner
 
 import mmbmix  # noqa: F401  (registers the BalanceMix components)
 from mmbmix.utils import register_safe_globals
+from mmbmix.utils.checkpoint import CheckpointError, checkpoint_guard
 
 
 def parse_args():
@@ -46,6 +50,12 @@ def parse_args():
         help='override config settings, as key=value pairs merged into the '
         'config; lists as key="[a,b]" or key=a,b, nested as '
         'key="[(a,b),(c,d)]" (quotes needed, no white space)')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='load the checkpoint with a full unpickle (weights_only=False), '
+        'which can run code stored in it; only for files you trust (also '
+        'MMBMIX_TRUST_CHECKPOINT=1)')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -224,7 +234,11 @@ def main():
     cfg = merge_args(Config.fromfile(args.config), args)
     register_safe_globals()
     setup_cpu_distributed(cfg)
-    metrics = run_test(cfg, args)
+    try:
+        with checkpoint_guard(cfg.load_from, args.trust_checkpoint):
+            metrics = run_test(cfg, args)
+    except CheckpointError as e:
+        raise SystemExit(f'test.py: error: {e}')
     destroy_distributed()
     if args.out and args.out_item == 'metrics':
         mmengine.dump(metrics, args.out)

@@ -8,6 +8,11 @@ Same command line as mmpretrain 1.2.0's ``tools/train.py``; differences:
 * ``persistent_workers`` is only turned on when ``num_workers > 0`` (torch
   refuses it otherwise).
 * Without CUDA, ``--launcher pytorch`` trains on CPU processes with gloo.
+* Checkpoints are checked before the runner loads them
+  (``mmbmix.utils.checkpoint``): a missing or cut-short file is a one-line
+  error naming it, ``--resume`` without a path skips incomplete files, and a
+  file the weights-only unpickler refuses stops the run unless
+  ``--trust-checkpoint`` (or ``MMBMIX_TRUST_CHECKPOINT=1``) is given.
 * ``--amp`` needs CUDA: mmengine's ``AmpOptimWrapper`` asserts a GPU and CPU
   autocast (bf16) is not worth its accuracy cost here, so on a CPU-only
   machine the tool stops with a message instead.
@@ -26,6 +31,8 @@ from mmengine.runner import Runner
 
 import mmbmix  # noqa: F401  (registers the BalanceMix components)
 from mmbmix.utils import register_safe_globals
+from mmbmix.utils.checkpoint import (CheckpointError, checkpoint_guard,
+                                     find_resumable_checkpoint)
 
 
 def parse_args():
@@ -39,6 +46,12 @@ def parse_args():
         const='auto',
         help='resume from this checkpoint; without a path, resume from the '
         'latest checkpoint in the work directory')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='load the checkpoint with a full unpickle (weights_only=False), '
+        'which can run code stored in it; only for files you trust (also '
+        'MMBMIX_TRUST_CHECKPOINT=1)')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -191,6 +204,22 @@ def setup_cpu_distributed(cfg):
         wrapper.setdefault('device_ids', None)
 
 
+def resolve_auto_resume(cfg):
+    """Pick the checkpoint for ``--resume`` without a path ourselves.
+
+    mmengine trusts ``<work_dir>/last_checkpoint`` blindly; we take the file
+    it names only if it is complete, else the newest complete checkpoint
+    (see ``find_resumable_checkpoint``), and start afresh if there is none.
+    """
+    if not cfg.get('resume', False) or cfg.get('load_from', None):
+        return
+    cfg.load_from = find_resumable_checkpoint(cfg.work_dir)
+    if cfg.load_from is None:
+        cfg.resume = False
+        print(f'No complete checkpoint in {cfg.work_dir} to resume from; '
+              'training from scratch.')
+
+
 def build_runner(cfg):
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
@@ -215,8 +244,14 @@ def main():
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     register_safe_globals()
+    resolve_auto_resume(cfg)
     setup_cpu_distributed(cfg)
-    build_runner(cfg).train()
+    try:
+        with checkpoint_guard(cfg.get('load_from', None),
+                              args.trust_checkpoint):
+            build_runner(cfg).train()
+    except CheckpointError as e:
+        raise SystemExit(f'train.py: error: {e}')
     destroy_distributed()
 
 

@@ -194,7 +194,10 @@ class LabelManagerHook(Hook):
                          data_batch=None,
                          outputs=None) -> None:
         loss = (outputs or {}).get('loss')
-        if loss is not None and not torch.isfinite(torch.as_tensor(loss)):
+        if loss is None:
+            return
+        loss = torch.as_tensor(loss).detach()
+        if not torch.isfinite(loss).all():
             raise FloatingPointError(
                 f'LabelManagerHook: the training loss is {float(loss)} at '
                 f'epoch {runner.epoch + 1}, iteration {batch_idx + 1}; '
