@@ -107,6 +107,7 @@ def build(cfg_file, work_dir, args, balancemix):
                 t['scale'] = (448, 448)
     if balancemix:
         cfg.custom_hooks[0].warmup_epochs = 0
+        cfg.custom_hooks[0].stats_source = args.stats_source
     else:  # mmpretrain's own Mixup + BCE
         cfg.model.train_cfg = dict(augments=dict(type='Mixup', alpha=1.0))
     return cfg
@@ -131,9 +132,14 @@ def main():
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--gpu', action='store_true')
+    parser.add_argument('--stats-source', default='audit',
+                        choices=['audit', 'online'],
+                        help="LabelManagerHook's stats_source")
     args = parser.parse_args()
-    out = osp.join(ROOT, 'benchmarks', 'results',
-                   'throughput_gpu.json' if args.gpu else 'throughput.json')
+    name = 'throughput_gpu' if args.gpu else 'throughput'
+    if args.stats_source != 'audit':
+        name += f'_{args.stats_source}'
+    out = osp.join(ROOT, 'benchmarks', 'results', name + '.json')
     with tempfile.TemporaryDirectory() as tmp:
         base = run(build(BASE, osp.join(tmp, 'base'), args, False))
         bmix = run(build(CFG, osp.join(tmp, 'bmix'), args, True))

@@ -101,3 +101,20 @@ def test_two_process_cpu_run_keeps_ranks_identical(tmp_path, data_root):
         if epoch >= 2:
             assert torch.equal(r0['label_state'], r1['label_state'])
             assert torch.equal(r0['refined_labels'], r1['refined_labels'])
+
+
+def test_online_statistics_cover_every_instance(tmp_path, data_root):
+    cfg = small_bmix_config(tmp_path, data_root, max_epochs=3, warmup=1,
+                            num_images=96, stats_source='online')
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    hook = next(h for h in runner.hooks
+                if type(h).__name__ == 'LabelManagerHook')
+    # Every instance of the random sampler's epoch got one online view.
+    assert torch.equal(hook._online_count, torch.ones(96, dtype=torch.float64))
+    assert hook.online_prev.shape == (96, 10)
+    assert hook.label_state is not None
+    # No audit pass was built or run in online mode.
+    assert not hasattr(hook, '_audit_loader')
+    s2, s3 = _state(tmp_path, 2), _state(tmp_path, 3)
+    assert not torch.equal(s2['online_prev'], s3['online_prev'])

@@ -82,6 +82,14 @@ class LabelManagerHook(Hook):
             collapse to constant outputs.
         shot_thresholds (tuple[int, int]): positive-label counts above which
             a class is many-shot and below which it is few-shot.
+        stats_source (str): where the per-epoch confidences come from.
+            ``'audit'`` (default): ``num_views`` forward passes over the
+            training set after each epoch, as the paper describes.
+            ``'online'``: one no-grad forward, in eval mode, of each training
+            step's random half (already loaded and augmented), so no extra
+            data loading; the two views of Eq. 9 are this epoch's and the
+            previous epoch's predictions. Cheaper; see
+            ``benchmarks/results/performance.md`` for both ways' cost.
         allow_label_change (bool): resume even if the training labels differ
             from those the checkpoint was made with (also set by the
             environment variable ``MMBMIX_ALLOW_LABEL_CHANGE=1``). Defaults
@@ -107,6 +115,7 @@ class LabelManagerHook(Hook):
                      min_samples=8,
                      min_var=5e-4),
                  shot_thresholds: Sequence[int] = (10000, 1000),
+                 stats_source: str = 'audit',
                  allow_label_change: bool = False) -> None:
         if not (isinstance(warmup_epochs, int) and warmup_epochs >= 0):
             raise ValueError('LabelManagerHook: warmup_epochs must be a '
@@ -122,6 +131,11 @@ class LabelManagerHook(Hook):
             raise ValueError('LabelManagerHook: shot_thresholds must be '
                              f'(many, few) with few <= many, got '
                              f'{tuple(shot_thresholds)}')
+        if stats_source not in ('audit', 'online'):
+            raise ValueError('LabelManagerHook: stats_source must be '
+                             f"'audit' or 'online', got {stats_source!r}")
+        self.stats_source = stats_source
+        self.online_prev: Optional[torch.Tensor] = None  # (N, K) float16
         self.warmup_epochs = warmup_epochs
         self.relabel_threshold = float(relabel_threshold)
         self.use_minority_sampler = use_minority_sampler
@@ -172,7 +186,8 @@ class LabelManagerHook(Hook):
                                    self.shot_thresholds[1]].any(1)
         self._check_state_shape()
         self._check_labels_unchanged(dataset)
-        self._audit_loader = self._build_audit_loader(loader)
+        if self.stats_source == 'audit':
+            self._audit_loader = self._build_audit_loader(loader)
         self._push_state()
 
     def _build_audit_loader(self, loader: DataLoader) -> DataLoader:
@@ -188,6 +203,13 @@ class LabelManagerHook(Hook):
             persistent_workers=workers > 0)
 
     # ------------------------------------------------------------ epoch
+    def before_train_epoch(self, runner) -> None:
+        if self.stats_source == 'online':
+            self._online_sum = torch.zeros(self.given.shape,
+                                           dtype=torch.float64)
+            self._online_count = torch.zeros(self.given.size(0),
+                                             dtype=torch.float64)
+
     def after_train_iter(self,
                          runner,
                          batch_idx,
@@ -203,10 +225,30 @@ class LabelManagerHook(Hook):
                 f'epoch {runner.epoch + 1}, iteration {batch_idx + 1}; '
                 'stopping before it reaches the label state. Lower the '
                 'learning rate or resume from the last checkpoint.')
+        if self.stats_source == 'online' and data_batch is not None:
+            self._collect_online(runner, data_batch)
+
+    @torch.no_grad()
+    def _collect_online(self, runner, data_batch: dict) -> None:
+        """Record the eval-mode sigmoid outputs of the step's random half."""
+        b = len(data_batch['data_samples']) // 2
+        half = dict(inputs=data_batch['inputs'][:b],
+                    data_samples=data_batch['data_samples'][:b])
+        model = runner.model
+        model.eval()
+        outputs = model.val_step(half)
+        model.train()
+        idx = torch.tensor([o.sample_idx for o in outputs])
+        scores = torch.stack([o.pred_score for o in outputs]).double().cpu()
+        self._online_sum.index_add_(0, idx, scores)
+        self._online_count.index_add_(0, idx, torch.ones(len(idx)).double())
 
     def after_train_epoch(self, runner) -> None:
         t0 = time.perf_counter()
-        confidence = self.collect_confidence(runner)
+        if self.stats_source == 'online':
+            confidence = self.online_confidence()
+        else:
+            confidence = self.collect_confidence(runner)
         t1 = time.perf_counter()
         self.update(confidence, epoch=runner.epoch + 1)
         t2 = time.perf_counter()
@@ -239,6 +281,23 @@ class LabelManagerHook(Hook):
         model.train(was_training)
         all_reduce(total, op='sum')
         return (total / self.num_views).float()
+
+    def online_confidence(self) -> torch.Tensor:
+        """``(N, K)`` mean of this epoch's and the previous epoch's online
+        predictions (the two views of Eq. 9), identical on every rank."""
+        all_reduce(self._online_sum, op='sum')
+        all_reduce(self._online_count, op='sum')
+        seen = (self._online_count > 0).unsqueeze(1)
+        now = self._online_sum / self._online_count.clamp(min=1).unsqueeze(1)
+        prev = self.online_prev
+        if prev is None:
+            prev = torch.full_like(now, 0.5)
+        # Instances the random sampler skipped (drop_last) keep the old view.
+        now = torch.where(seen, now, prev.double())
+        confidence = now if self.online_prev is None else \
+            (now + prev.double()) / 2
+        self.online_prev = now.half()
+        return confidence.float()
 
     def update(self, confidence: torch.Tensor, epoch: int) -> None:
         """Update the state from the confidences at the end of ``epoch``
@@ -303,7 +362,7 @@ class LabelManagerHook(Hook):
         if get_dist_info()[1] == 1:
             return
         for name in ('sampling_probs', 'refined_labels', 'label_state',
-                     'p_clean'):
+                     'p_clean', 'online_prev'):
             value = getattr(self, name)
             if value is None:
                 continue
@@ -319,12 +378,13 @@ class LabelManagerHook(Hook):
             sampling_probs=self.sampling_probs,
             refined_labels=self.refined_labels,
             label_state=self.label_state,
-            p_clean=self.p_clean)
+            p_clean=self.p_clean,
+            online_prev=self.online_prev)
 
     def load_state_dict(self, state: dict) -> None:
         self._loaded_digest = state.get('label_digest')
         for name in ('sampling_probs', 'refined_labels', 'label_state',
-                     'p_clean'):
+                     'p_clean', 'online_prev'):
             setattr(self, name, state.get(name))
 
     def label_digest(self) -> str:
@@ -361,7 +421,8 @@ class LabelManagerHook(Hook):
         n, k = self.given.shape
         for name, shape in (('sampling_probs', (n, )), ('refined_labels', (n,
                                                                            k)),
-                            ('label_state', (n, k)), ('p_clean', (n, k))):
+                            ('label_state', (n, k)), ('p_clean', (n, k)),
+                            ('online_prev', (n, k))):
             value = getattr(self, name)
             if value is not None and tuple(value.shape) != shape:
                 raise ValueError(
