@@ -11,22 +11,20 @@ refuses stops the tool unless ``--trust-checkpoint`` (or
 ``MMBMIX_TRUST_CHECKPOINT=1``) is given.
 """
 import argparse
-import datetime
-import gc
 import os
 import os.path as osp
 from copy import deepcopy
 
 import mmengine
 import torch
-import torch.distributed as torch_dist
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.evaluator import DumpResults
-from mmengine.registry import MODEL_WRAPPERS, RUNNERS
+from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmbmix  # noqa: F401  (registers the BalanceMix components)
 from mmbmix.utils import register_safe_globals
+from mmbmix.utils.dist import destroy_distributed, setup_cpu_distributed
 from mmbmix.utils.checkpoint import CheckpointError, checkpoint_guard
 
 
@@ -167,44 +165,6 @@ def merge_args(cfg, args):
     return cfg
 
 
-def setup_cpu_distributed(cfg):
-    """Make ``--launcher pytorch`` work without CUDA (gloo on CPU).
-
-    Same as in ``tools/train.py``: mmengine's ``_init_dist_pytorch`` calls
-    ``torch.cuda.set_device`` unconditionally and its DDP wrapper passes
-    ``device_ids``; the Runner skips ``init_dist`` when a process group exists,
-    so we create the gloo group from torchrun's environment ourselves.
-    """
-    if cfg.launcher == 'none' or torch.cuda.is_available():
-        return
-    if cfg.launcher != 'pytorch':
-        raise SystemExit(f'--launcher {cfg.launcher} needs CUDA; on a CPU-only '
-                         'machine use --launcher pytorch (tools/dist_*.sh)')
-    if cfg.get('env_cfg', None) is None:
-        cfg.env_cfg = ConfigDict()
-    dist_cfg = ConfigDict(cfg.env_cfg.get('dist_cfg', None) or {})
-    dist_cfg.backend = 'gloo'
-    cfg.env_cfg.dist_cfg = dist_cfg
-    if not torch_dist.is_initialized():
-        timeout = dist_cfg.get('timeout', None)
-        torch_dist.init_process_group(
-            backend='gloo',
-            timeout=None if timeout is None else datetime.timedelta(
-                seconds=timeout))
-
-    wrapper = cfg.get('model_wrapper_cfg', None)
-    if wrapper is None:
-        cfg.model_wrapper_cfg = dict(
-            type='MMDistributedDataParallel',
-            device_ids=None,
-            broadcast_buffers=False)
-    elif issubclass(
-            MODEL_WRAPPERS.get(wrapper.get('type',
-                                           'MMDistributedDataParallel')),
-            torch.nn.parallel.DistributedDataParallel):
-        wrapper.setdefault('device_ids', None)
-
-
 def run_test(cfg, args):
     """Build the runner, test, and return the metrics."""
     if 'runner_type' not in cfg:
@@ -215,18 +175,6 @@ def run_test(cfg, args):
         runner.test_evaluator.metrics.append(
             DumpResults(out_file_path=args.out))
     return runner.test()
-
-
-def destroy_distributed():
-    """Free the process group before the interpreter exits.
-
-    See ``tools/train.py``: collect the runner (its DDP wrapper holds the
-    group), then destroy the group, so that gloo's worker threads are joined
-    before Python finalizes; otherwise a rank can abort at exit.
-    """
-    if torch_dist.is_initialized():
-        gc.collect()
-        torch_dist.destroy_process_group()
 
 
 def main():
