@@ -84,7 +84,9 @@ def test_resume_reproduces_label_states(full_run, tmp_path, data_root):
 
 @pytest.mark.timeout(300)
 def test_two_process_cpu_run_keeps_ranks_identical(tmp_path, data_root):
-    cfg = small_bmix_config(tmp_path, data_root, max_epochs=3)
+    # 191 instances: the audit shards are uneven (96 and 95 per rank).
+    cfg = small_bmix_config(tmp_path, data_root, max_epochs=3,
+                            num_images=191)
     cfg_file = tmp_path / 'cfg.py'
     cfg.dump(str(cfg_file))
     env = dict(os.environ, PYTHONPATH=osp.join(ROOT, 'tests'), PORT='29517',
@@ -118,3 +120,11 @@ def test_online_statistics_cover_every_instance(tmp_path, data_root):
     assert not hasattr(hook, '_audit_loader')
     s2, s3 = _state(tmp_path, 2), _state(tmp_path, 3)
     assert not torch.equal(s2['online_prev'], s3['online_prev'])
+
+
+def test_num_classes_mismatch_is_reported(tmp_path, data_root):
+    cfg = small_bmix_config(tmp_path, data_root, max_epochs=1,
+                            num_images=64)
+    cfg.model.head.num_classes = 11
+    with pytest.raises(ValueError, match='model.head.num_classes is 11'):
+        Runner.from_cfg(cfg).train()

@@ -176,6 +176,7 @@ class LabelManagerHook(Hook):
                 f'{type(self.preprocessor).__name__}')
         dataset = loader.dataset
         self.given = get_label_matrix(dataset)
+        self._check_num_classes(model, dataset)
         true = getattr(dataset, 'clean_label_matrix', None)
         self.true = None if true is None else torch.as_tensor(
             true, dtype=torch.bool)
@@ -386,6 +387,21 @@ class LabelManagerHook(Hook):
         for name in ('sampling_probs', 'refined_labels', 'label_state',
                      'p_clean', 'online_prev'):
             setattr(self, name, state.get(name))
+
+    def _check_num_classes(self, model, dataset) -> None:
+        """The model's K must be the training set's, or every label state
+        would be misaligned."""
+        k = self.given.size(1)
+        for field, value in (
+                ('model.head.num_classes',
+                 getattr(getattr(model, 'head', None), 'num_classes', k)),
+                ('data_preprocessor.num_classes',
+                 self.preprocessor.num_classes)):
+            if value is not None and value != k:
+                raise ValueError(
+                    f'LabelManagerHook: config field {field} is {value}, but '
+                    f'the training set {type(dataset).__name__} '
+                    f'({getattr(dataset, "ann_file", "")}) has {k} classes')
 
     def label_digest(self) -> str:
         """SHA-256 of the given training labels."""
