@@ -182,9 +182,8 @@ class LabelManagerHook(Hook):
             true, dtype=torch.bool)
         # Shot groups by the true labels where known, else by the given ones.
         labels = self.given if self.true is None else self.true
-        self.has_few_shot = labels[:,
-                                   labels.sum(0) <
-                                   self.shot_thresholds[1]].any(1)
+        few_shot_classes = labels.sum(0) < self.shot_thresholds[1]
+        self.has_few_shot = labels[:, few_shot_classes].any(1)
         self._check_state_shape()
         self._check_labels_unchanged(dataset)
         if self.stats_source == 'audit':
