@@ -234,12 +234,9 @@ class LabelManagerHook(Hook):
         b = len(data_batch['data_samples']) // 2
         half = dict(inputs=data_batch['inputs'][:b],
                     data_samples=data_batch['data_samples'][:b])
-        model = runner.model
-        model.eval()
-        outputs = model.val_step(half)
-        model.train()
-        idx = torch.tensor([o.sample_idx for o in outputs])
-        scores = torch.stack([o.pred_score for o in outputs]).double().cpu()
+        runner.model.eval()
+        idx, scores = self._predict(runner.model, half)
+        runner.model.train()
         self._online_sum.index_add_(0, idx, scores)
         self._online_count.index_add_(0, idx, torch.ones(len(idx)).double())
 
@@ -264,6 +261,14 @@ class LabelManagerHook(Hook):
             sync_and_sampler=t3 - t2)
         self._log(runner)
 
+    @staticmethod
+    def _predict(model, data: dict):
+        """Instance indices and float64 CPU sigmoid outputs of a batch."""
+        outputs = model.val_step(data)
+        idx = torch.tensor([o.sample_idx for o in outputs])
+        scores = torch.stack([o.pred_score for o in outputs])
+        return idx, scores.double().cpu()
+
     @torch.no_grad()
     def collect_confidence(self, runner) -> torch.Tensor:
         """Mean sigmoid output over ``num_views`` views of every training
@@ -274,10 +279,7 @@ class LabelManagerHook(Hook):
         total = torch.zeros(self.given.shape, dtype=torch.float64)
         for _ in range(self.num_views):
             for data in self._audit_loader:
-                outputs = model.val_step(data)
-                idx = torch.tensor([o.sample_idx for o in outputs])
-                scores = torch.stack([o.pred_score for o in outputs])
-                total.index_add_(0, idx, scores.double().cpu())
+                total.index_add_(0, *self._predict(model, data))
         model.train(was_training)
         all_reduce(total, op='sum')
         return (total / self.num_views).float()
