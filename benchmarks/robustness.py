@@ -101,6 +101,10 @@ ABLATION_ROWS = (
     ('balancemix', '+ Ambiguous labels (Eq. 10)'),
 )
 ABLATION_SETTINGS = ('clean', 'mislabel40', 'flip40', 'single-positive')
+# BalanceMix with the statistics collected during the training steps instead
+# of the audit pass (issue: show both ways on the quick mode).
+STATS_VARIANTS = {'balancemix_online': dict(stats_source='online')}
+VARIANTS = {**ABLATION, **STATS_VARIANTS}
 # MS-COCO last-epoch mAP (All), BCE -> BalanceMix, Tables 1-3.
 PAPER_COCO = {
     'clean': (83.4, 85.2), 'mislabel20': (73.1, 84.3),
@@ -144,7 +148,9 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description='BalanceMix paper comparison on the mosaic benchmarks')
     p.add_argument('--methods', nargs='+', default=list(METHODS),
-                   choices=METHODS)
+                   choices=list(METHODS) + list(STATS_VARIANTS),
+                   help='methods; balancemix_online is BalanceMix with '
+                   "stats_source='online' (for the statistics-source table)")
     p.add_argument('--noise', nargs='+', default=list(SETTINGS),
                    choices=list(SETTINGS))
     p.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
@@ -187,7 +193,7 @@ def plan_cells(args, ablation: Optional[bool] = None) -> List[Cell]:
     if ablation:
         for s in args.ablation_noise:
             wanted |= {(m, s) for m in ('bce', *ABLATION, 'balancemix')}
-    order = {m: i for i, m in enumerate((*METHODS, *ABLATION))}
+    order = {m: i for i, m in enumerate((*METHODS, *VARIANTS))}
     setting_order = {s: i for i, s in enumerate(SETTINGS)}
     pairs = sorted(wanted, key=lambda p: (setting_order[p[1]], order[p[0]]))
     return [Cell(m, s, seed) for seed in args.seeds for m, s in pairs]
@@ -204,7 +210,7 @@ def cell_dir(args, cell: Cell) -> str:
 
 
 def config_path(method: str, setting: str, dataset: str) -> str:
-    base = 'balancemix' if method in ('balancemix', *ABLATION) else method
+    base = 'balancemix' if method in ('balancemix', *VARIANTS) else method
     folder = 'balancemix' if base == 'balancemix' else 'baseline'
     name = f'{base}_resnet-small_mosaic-{dataset}{SETTINGS[setting][2]}.py'
     path = osp.join(ROOT, 'configs', folder, name)
@@ -224,7 +230,7 @@ def cell_spec(args, cell: Cell) -> dict:
         work_dir=osp.join(folder, 'work'), output=osp.join(folder, 'raw.json'),
         log=osp.join(folder, 'train.log'), epochs=args.epochs,
         num_images=args.num_images, num_workers=args.num_workers,
-        hook_overrides=ABLATION.get(cell.method, {}),
+        hook_overrides=VARIANTS.get(cell.method, {}),
         timeout=args.cell_timeout)
 
 
@@ -593,6 +599,44 @@ def _ablation_table(results) -> List[str]:
              'gain over the row above)', ''] + _table(header, rows) + [''])
 
 
+def _record_field(result, key):
+    """A metric, a last-epoch label diagnostic or the training time."""
+    if key in result['metrics']:
+        return result['metrics'][key]
+    if key == 'train_seconds':
+        return result.get('train_seconds')
+    last = (result.get('epochs') or [{}])[-1]
+    return last.get(LABEL_KEYS.get(key, key))
+
+
+def _stats_source_table(results) -> List[str]:
+    """BalanceMix with the audit pass against the online statistics."""
+    settings = [s for s in _present(results, SETTINGS) if any(
+        r['method'] == 'balancemix_online' and r['setting'] == s
+        for r in results)]
+    if not settings:
+        return []
+    keys = (('map_all', 'mAP All', 1), ('map_few', 'mAP Few', 1),
+            ('label_precision', 'precision', 100),
+            ('label_recall', 'recall', 100),
+            ('train_seconds', 'train s', 1))
+    rows = []
+    for s in settings:
+        for method, name in (('balancemix', 'audit (default)'),
+                             ('balancemix_online', 'online')):
+            row = [SETTINGS[s][3], name]
+            for key, _, scale in keys:
+                vals = [_record_field(r, key) for r in results
+                        if r['method'] == method and r['setting'] == s]
+                vals = [v for v in vals if v is not None and math.isfinite(v)]
+                row.append(_fmt(*_mean_std(vals), scale=scale))
+            rows.append(row)
+    header = ['Setting', 'statistics'] + [k[1] for k in keys]
+    return (['## Statistics source: audit pass vs online (mean ± std over '
+             'seeds; precision / recall at the last epoch, %)', ''] +
+            _table(header, rows) + [''])
+
+
 def _at_progress(result, fraction) -> dict:
     epochs = result.get('epochs') or []
     if not epochs:
@@ -648,13 +692,15 @@ def write_markdown(path, results, args, meta, failures, figures) -> None:
         '(no ± with one seed); best mean per column in bold. The label '
         'noise is redrawn per seed. Shot groups as in the configs '
         '(many / medium / few-shot = 3 / 4 / 3 classes).', '',
-        f'- cells run by: `{meta.get("command", "?")}` '
-        f'({meta.get("date", "?")})',
+    ] + [f'- cells run by: `{r["command"]}` ({r.get("date", "?")})'
+         for r in meta.get('runs') or ([meta] if 'command' in meta else [])
+    ] + [
         f'- report written by: `{args.command}` ({now})',
         f'- cell results: `{run_dir(args)}`', '']
     lines += _paper_tables(results, methods)
     lines += _gap_table(results)
     lines += _ablation_table(results)
+    lines += _stats_source_table(results)
     lines += _label_table(results)
     if figures:
         lines += ['## Figures', ''] + [f'![{f}]({f})' for f in figures] + ['']
@@ -734,6 +780,28 @@ def plot_few_shot_share(path, results) -> bool:
 
 
 # ------------------------------------------------------------------- main
+def all_cells(args) -> List[Cell]:
+    """Every cell of every method and variant for ``args.seeds``: the
+    report covers whatever earlier commands finished in this run folder."""
+    return [Cell(m, s, seed) for seed in args.seeds
+            for s in SETTINGS for m in (*METHODS, *VARIANTS)]
+
+
+def _record_command(args) -> None:
+    """Append this command to the run folder's ``meta.json``."""
+    path = osp.join(run_dir(args), 'meta.json')
+    meta = {}
+    if osp.isfile(path):
+        with open(path) as f:
+            meta = json.load(f)
+    runs = meta.get('runs') or ([dict(command=meta['command'],
+                                      date=meta.get('date'))]
+                                if 'command' in meta else [])
+    runs.append(dict(command=args.command,
+                     date=datetime.datetime.now().strftime('%Y-%m-%d %H:%M')))
+    _dump(dict(runs=runs), path)
+
+
 def report(args, cells, failures=()) -> dict:
     """Merge the cell results of ``cells`` into the JSON, markdown and
     plots; return their paths."""
@@ -772,15 +840,13 @@ def main(argv=None) -> int:
         return 0
     args.command = 'python benchmarks/robustness.py ' + shlex.join(argv)
     if args.report_only:
-        report(args, plan_cells(args, ablation=True))
+        report(args, all_cells(args))
         return 0
     cells = plan_cells(args)
     os.makedirs(run_dir(args), exist_ok=True)
-    _dump(dict(command=args.command,
-               date=datetime.datetime.now().strftime('%Y-%m-%d %H:%M')),
-          osp.join(run_dir(args), 'meta.json'))
+    _record_command(args)
     failures = run_all(args, cells)
-    report(args, cells, failures)
+    report(args, all_cells(args), failures)
     if failures:
         print(f'robustness: {len(failures)} cells failed:\n' +
               '\n'.join(failures), file=sys.stderr)

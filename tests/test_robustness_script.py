@@ -19,7 +19,8 @@ def rb():
 
 # Synthetic mAP: BalanceMix best, BCE worst; the seed adds +-0.5.
 BASE = dict(bce=50.0, mixup=55.0, balancemix=70.0, bmix_random=56.0,
-            bmix_minority=60.0, bmix_clean=64.0, bmix_relabel=67.0)
+            bmix_minority=60.0, bmix_clean=64.0, bmix_relabel=67.0,
+            balancemix_online=71.0)
 
 
 def fake_result(spec, epochs=4):
@@ -30,7 +31,8 @@ def fake_result(spec, epochs=4):
     for e in range(1, epochs + 1):
         rec = dict(epoch=e, seconds=1.0, few_shot_share=0.1 + 0.02 * e,
                    few_shot_share_uniform=0.08)
-        if spec['method'] == 'balancemix' and spec['setting'] != 'clean':
+        if spec['method'].startswith('balancemix') and \
+                spec['setting'] != 'clean':
             rec.update(precision=0.90 + 0.01 * e, recall=0.60 + 0.05 * e,
                        relabel_proportion=0.01 * e, relabel_accuracy=0.95)
         diag.append(rec)
@@ -190,6 +192,27 @@ def test_ablation_table(rb, fake, tmp_path):
     assert '| + Minority sampler (Eq. 4) | 59.5 (+4.0) | 54.5 (+4.0) | ' \
         '57.0 (+4.0) |' in md
     assert '| + Ambiguous labels (Eq. 10) | 69.5 (+3.0) |' in md
+
+
+def test_stats_source_table_and_command_history(rb, fake, tmp_path):
+    """A later command adding balancemix_online cells keeps the earlier
+    cells in the report, and both commands are listed."""
+    rb.main(_argv(tmp_path, '--methods', 'bce', 'balancemix', '--noise',
+                  'flip40', '--seeds', '0', '1'))
+    rb.main(_argv(tmp_path, '--methods', 'balancemix_online', '--noise',
+                  'flip40', '--seeds', '0', '1'))
+    md = (tmp_path / 'out' / 'robustness_quick.md').read_text()
+    assert md.count('- cells run by:') == 2
+    assert 'Statistics source' in md
+    # seeds 0, 1: 65 - 0.25 = 64.75 and 66 - 0.25; last-epoch precision 94%
+    assert '| flip 40% | audit (default) | 64.8 ± 0.4 | 54.8 ± 0.4 | ' \
+        '94.0 ± 0.0 | 80.0 ± 0.0 | 12.5 ± 0.0 |' in md
+    assert '| flip 40% | online | 65.8 ± 0.4 |' in md
+    records = json.load(open(tmp_path / 'out' / 'robustness_quick.json'))
+    assert {r['method'] for r in records} == {'bce', 'balancemix',
+                                              'balancemix_online'}
+    # Tables 1-3 list the methods only, not the variant
+    assert '| BalanceMix |' in md and '| balancemix_online' not in md
 
 
 def test_report_only(rb, fake, tmp_path):

@@ -121,6 +121,65 @@ def fit_gmm_1d(values: Tensor,
     var = (totals[2] / count - (totals[1] / count)**2) / scale**2
     fitted = (totals[0] >= max(min_samples, 2)) & (var >= min_var)
 
+    return _fit_atoms(bins, atoms, totals, fitted, lo, scale, max_iter, tol,
+                      reg_covar, kmeans_iter)
+
+
+def fit_gmm_binned(counts: Tensor,
+                   sums: Tensor,
+                   sumsq: Tensor,
+                   lo: Tensor,
+                   scale: Tensor,
+                   max_iter: int = 10,
+                   tol: float = 1e-2,
+                   reg_covar: float = 5e-4,
+                   min_samples: int = 8,
+                   min_var: float = 1e-8,
+                   kmeans_iter: int = 300) -> GMMParams:
+    """Fit G two-component 1-D GMMs from per-bin sufficient statistics
+    (Eq. 6-7), e.g. the streaming histograms of
+    :class:`~mmbmix.models.utils.LossHistogram`.
+
+    The same k-means seeding and EM as :func:`fit_gmm_1d` with ``num_bins``
+    set; only the values' summary is given instead of the values.
+
+    Args:
+        counts (Tensor): ``(G, B)`` number of values in each bin.
+        sums (Tensor): ``(G, B)`` sum of ``u = (value - lo) * scale`` over
+            the values of each bin.
+        sumsq (Tensor): ``(G, B)`` sum of ``u ** 2``.
+        lo (Tensor): ``(G,)`` origin of each group's bin coordinates.
+        scale (Tensor): ``(G,)`` bins per value unit of each group (> 0).
+        max_iter, tol, reg_covar, min_samples, min_var, kmeans_iter: as in
+            :func:`fit_gmm_1d`.
+
+    Returns:
+        GMMParams: float64 parameters in value units.
+    """
+    n, s1, s2 = (t.double() for t in (counts, sums, sumsq))
+    if not n.shape == s1.shape == s2.shape or n.dim() != 2:
+        raise ValueError('fit_gmm_binned: counts, sums and sumsq must be '
+                         f'(G, B) alike, got {tuple(n.shape)}, '
+                         f'{tuple(s1.shape)} and {tuple(s2.shape)}')
+    lo, scale = lo.double(), scale.double()
+    if lo.shape != (n.size(0), ) or scale.shape != lo.shape or \
+            not bool((scale > 0).all()):
+        raise ValueError('fit_gmm_binned: lo and scale must be (G,) with '
+                         'scale > 0')
+    centre = torch.arange(n.size(1), dtype=n.dtype, device=n.device) + 0.5
+    mean = torch.where(n > 0, s1 / n.clamp_min(1e-300), centre)
+    bins = _Atoms(n, s1, s2, mean, None, n.size(0))
+    totals = bins.reduce(torch.stack([n, s1, s2]))
+    count = totals[0].clamp_min(1)
+    var = (totals[2] / count - (totals[1] / count)**2) / scale**2
+    fitted = (totals[0] >= max(min_samples, 2)) & (var >= min_var)
+    return _fit_atoms(bins, bins, totals, fitted, lo, scale, max_iter, tol,
+                      reg_covar, kmeans_iter)
+
+
+def _fit_atoms(bins, atoms, totals, fitted, lo, scale, max_iter, tol,
+               reg_covar, kmeans_iter) -> GMMParams:
+    """k-means seeding from the bins, EM on the atoms (Eq. 7)."""
     reg_u = reg_covar * scale**2
     seeds = _best_split(bins)
     resp0 = _kmeans_resp(atoms, totals, fitted, seeds, kmeans_iter)
