@@ -21,7 +21,8 @@ so); the end-of-epoch steps run once at full size. Memory is the bytes of
 every buffer the design keeps, and the process's peak RSS. Beside each
 per-batch time is the forward of the classifier layer alone (2048 -> K, the
 smallest part of any model that produces these logits), timed in the same
-run.
+run, and ResNet-50's forward + backward at 448 px (timed on 2 images and
+scaled to the batch: the cost any real model pays per batch).
 
 Usage: python benchmarks/streaming.py [--batches 20] [--num-bins 128]
 Writes ``benchmarks/results/streaming.json``.
@@ -55,6 +56,8 @@ def parse_args():
     p.add_argument('--num-bins', type=int, default=128)
     p.add_argument('--positives', type=float, default=8.0,
                    help='mean positive labels per image')
+    p.add_argument('--skip-backbone', action='store_true',
+                   help='do not time the ResNet-50 reference')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', default=osp.join(HERE, 'results',
                                              'streaming.json'))
@@ -93,6 +96,20 @@ def median_time(fn, repeats):
     return statistics.median(times)
 
 
+def backbone_seconds(batch_size, images=2, repeats=3):
+    """ResNet-50 forward + backward at 448 px, per batch of
+    ``batch_size``: measured on ``images`` images, scaled linearly."""
+    from torchvision.models import resnet50
+    model = resnet50(num_classes=9605)
+    x = torch.randn(images, 3, 448, 448)
+
+    def step():
+        model(x).sum().backward()
+
+    step()  # warm-up
+    return median_time(step, repeats) * batch_size / images
+
+
 def sparse_positives(n, rates, gen, chunk=1_000_000):
     """CSR-like (row, col) of the positive labels of N images."""
     rows, cols = [], []
@@ -125,17 +142,20 @@ def main():
         labels, views, losses = pool[i[0] % len(pool)]
         i[0] += 1
         hist.update(losses, labels)
-        lab = labels.double()
-        conf = views[0].double()
-        class_sums[0] += (conf * lab).sum(0)
-        class_sums[1] += lab.sum(0)
-        class_sums[2] += ((1 - conf) * (1 - lab)).sum(0)
-        class_sums[3] += (1 - lab).sum(0)
+        # Eq. 2 sums: float32 over the batch, float64 over the epoch
+        conf = views[0]
+        pos_conf = torch.where(labels, conf, 0.0).sum(0).double()
+        pos = labels.sum(0).double()
+        class_sums[0] += pos_conf
+        class_sums[1] += pos
+        class_sums[2] += (len(conf) - pos) - (conf.sum(0).double() - pos_conf)
+        class_sums[3] += len(conf) - pos
 
     layer = torch.nn.Linear(2048, k)
     feats = torch.randn(b, 2048, generator=gen)
     with torch.no_grad():
         fc_s = median_time(lambda: layer(feats), args.batches)
+    backbone_s = None if args.skip_backbone else backbone_seconds(b)
     collect_s = median_time(collect, args.batches)
 
     # end of epoch: one all-reduce buffer, the fit, scores, sampler CDF
@@ -188,6 +208,7 @@ def main():
         collect_seconds_per_batch=collect_s,
         manage_seconds_per_batch=manage_s,
         classifier_layer_seconds_per_batch=fc_s,
+        resnet50_448_fwd_bwd_seconds_per_batch_scaled=backbone_s,
         collect_epoch_seconds_extrapolated=collect_s * num_batches,
         manage_epoch_seconds_extrapolated=manage_s * num_batches,
         fit_seconds=fit_s, score_and_cdf_seconds=score_s,
@@ -206,6 +227,8 @@ def main():
             ('collect (Eq. 2, 6) per batch', f'{collect_s * 1e3:.1f} ms'),
             ('p_G + Eq. 9 + Eq. 10 per batch', f'{manage_s * 1e3:.1f} ms'),
             ('classifier layer 2048->K per batch', f'{fc_s * 1e3:.1f} ms'),
+            ('ResNet-50 448px fwd+bwd per batch (scaled from 2 images)',
+             'skipped' if backbone_s is None else f'{backbone_s:.1f} s'),
             ('fit 2K mixtures (Eq. 7)', f'{fit_s:.2f} s'),
             ('Score + Eq. 4 + CDF', f'{score_s:.2f} s'),
             ('one epoch of minority draws', f'{draw_s:.2f} s'),

@@ -5,9 +5,11 @@ size, in this one process, one after the other; the figure is seconds per
 training epoch (hooks included), the median over ``--repeats`` epochs after
 a first, unmeasured one. BalanceMix runs with ``warmup_epochs=0`` so that
 every measured epoch pays for the whole label management: the larger loaded
-batch (random + minority half), the audit pass (statistics and the two
-re-labeling views, which are the same forward passes here), the mixture fit,
-the re-labeling and the sampler update.
+batch (random + minority half), the statistics (default ``--stats-source
+online``: an eval-mode forward of each step's random half; ``audit``: the
+audit pass, whose forward passes are also the two re-labeling views), the
+mixture fit, the re-labeling and the sampler update. Writes
+``throughput.json`` (online) or ``throughput_audit.json``.
 
 CPU (default): the digits mosaic at 32 px with the small ResNet.
 GPU: ``--gpu`` uses ResNet-50 at 448 px (digits mosaic tiles upscaled to
@@ -132,12 +134,13 @@ def main():
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--gpu', action='store_true')
-    parser.add_argument('--stats-source', default='audit',
+    parser.add_argument('--stats-source', default='online',
                         choices=['audit', 'online'],
-                        help="LabelManagerHook's stats_source")
+                        help="LabelManagerHook's stats_source (default: "
+                        "the hook's default, 'online')")
     args = parser.parse_args()
     name = 'throughput_gpu' if args.gpu else 'throughput'
-    if args.stats_source != 'audit':
+    if args.stats_source != 'online':
         name += f'_{args.stats_source}'
     out = osp.join(ROOT, 'benchmarks', 'results', name + '.json')
     with tempfile.TemporaryDirectory() as tmp:

@@ -22,6 +22,9 @@ def small_bmix_config(work_dir, data_root, max_epochs=4, warmup=2,
     cfg.param_scheduler.update(T_max=max_epochs, end=max_epochs)
     cfg.default_hooks.checkpoint.update(interval=1, max_keep_ckpts=-1)
     cfg.default_hooks.logger.update(interval=1)
+    # The end-to-end tests exercise the audit pass (its own loader, uneven
+    # shards, a kill inside it) unless they ask for stats_source='online'.
+    hook_kwargs.setdefault('stats_source', 'audit')
     cfg.custom_hooks[0].update(warmup_epochs=warmup, shot_thresholds=(40, 10),
                                **hook_kwargs)
     if dump_state:
