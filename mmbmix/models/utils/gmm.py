@@ -17,6 +17,7 @@ the mean log-likelihood below ``tol``, checked per group: a converged group is
 frozen while the others go on).
 """
 import math
+import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, List, NamedTuple, Optional
 
@@ -44,6 +45,17 @@ def _chunks(n: int, device: torch.device) -> List[slice]:
     parts = max(1, min(threads, n // _MIN_CHUNK))
     step = -(-n // parts) if n else 1
     return [slice(i, min(i + step, n)) for i in range(0, max(n, 1), step)]
+
+
+def _forget_pool() -> None:
+    """A forked child (e.g. a dataloader worker) has none of the parent's
+    pool threads: it starts its own if it needs one."""
+    global _POOL
+    _POOL = None
+
+
+if hasattr(os, 'register_at_fork'):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _map(fn: Callable, chunks: List[slice]) -> list:
