@@ -46,8 +46,10 @@ ASL, LL-R, LL-Ct about the same), 0.062 s (BalanceMix, audit pass included)
 and 0.076 s (Co-teaching, two networks). The whole grid (7 methods x 6
 settings x 3 seeds = 126 cells) at the configs' 2000 images x 12 epochs would
 take about 40 h there; the defaults below (500 images x 4 epochs) about 4 h
-there and about 2 h on free cores. Better fidelity for the same time: one
-seed (``--seeds 0``) with ``--num-images 1000 --epochs 6``.
+there and about 2 h on free cores; measured: the whole default run with
+``--ablation`` (174 cells) took 49 minutes on 2 mostly free cores
+(2026-11-26). Better fidelity for the same time: one seed (``--seeds 0``)
+with ``--num-images 1000 --epochs 6``.
 
 Usage:
     python benchmarks/robustness.py                 # fashion-mnist mosaic
