@@ -152,6 +152,15 @@ def main():
     if osp.exists(audit):
         with open(audit) as f:
             res['throughput_audit'] = json.load(f)
+    # the commands as the results were made (repeats recorded in the JSON)
+    recorded = dict(gmm=res['gmm'].get('repeats'),
+                    sampler=res['sampler'].get('repeats'),
+                    streaming=res['streaming'].get('timed_batches'),
+                    throughput=res['throughput'].get('repeats'))
+    for name, repeats in recorded.items():
+        if repeats:
+            commands[name] = (f'python {SCRIPTS[name][0]} --repeats '
+                              f'{repeats}')
     mem = state_memory()
     g, t, s = res['gmm'], res['throughput'], res['sampler']
     perf = dict(
