@@ -116,7 +116,7 @@ def streaming_section(r: dict) -> list:
     ] + ([
         f"| (same run: ResNet-50 448 px forward + backward, timed on 2 "
         f"images and scaled to {r['batch_size']}) | {backbone:.1f} s: label "
-        f"management is {100 * per_batch / backbone:.1f}% of it |"
+        f"management is {100 * per_batch / backbone:.2f}% of it |"
     ] if backbone else []) + [
         f"| per epoch, per-batch steps (extrapolated) | "
         f"{per_batch * r['batches_per_epoch'] / 60:.1f} min of CPU |",
