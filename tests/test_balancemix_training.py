@@ -63,14 +63,12 @@ def test_warmup_is_plain_bce_then_labels_are_managed(full_run):
                           rtol=1e-12, atol=0)
 
 
-def test_resume_reproduces_label_states(full_run, tmp_path, data_root):
-    full_dir, _ = full_run
-    part_dir = tmp_path / 'part'
-    cfg = small_bmix_config(part_dir, data_root, max_epochs=4)
+def _resume_matches(full_dir, part_dir, data_root, **hook_kwargs):
+    cfg = small_bmix_config(part_dir, data_root, max_epochs=4, **hook_kwargs)
     cfg.train_cfg.max_epochs = 2  # stop after epoch 2, same schedule
     Runner.from_cfg(cfg).train()
     register_safe_globals()  # what tools/train.py does before resuming
-    cfg = small_bmix_config(part_dir, data_root, max_epochs=4)
+    cfg = small_bmix_config(part_dir, data_root, max_epochs=4, **hook_kwargs)
     cfg.resume = True
     cfg.load_from = str(part_dir / 'epoch_2.pth')
     Runner.from_cfg(cfg).train()
@@ -80,13 +78,33 @@ def test_resume_reproduces_label_states(full_run, tmp_path, data_root):
         assert torch.equal(a['refined_labels'], b['refined_labels'])
         assert torch.allclose(a['sampler_probs'], b['sampler_probs'],
                               rtol=0, atol=1e-12)
+    return a, b
+
+
+def test_resume_reproduces_label_states(full_run, tmp_path, data_root):
+    _resume_matches(full_run[0], tmp_path / 'part', data_root)
+
+
+def test_resume_reproduces_online_statistics(tmp_path, data_root):
+    """The default statistics source: the previous epoch's online view is
+    part of the checkpoint, so a resumed run re-labels like an
+    uninterrupted one."""
+    full_dir = tmp_path / 'full'
+    Runner.from_cfg(small_bmix_config(full_dir, data_root, max_epochs=4,
+                                      stats_source='online')).train()
+    a, b = _resume_matches(full_dir, tmp_path / 'part', data_root,
+                           stats_source='online')
+    assert torch.equal(a['online_prev'], b['online_prev'])
 
 
 @pytest.mark.timeout(300)
-def test_two_process_cpu_run_keeps_ranks_identical(tmp_path, data_root):
-    # 191 instances: the audit shards are uneven (96 and 95 per rank).
+@pytest.mark.parametrize('stats_source', ['audit', 'online'])
+def test_two_process_cpu_run_keeps_ranks_identical(tmp_path, data_root,
+                                                   stats_source):
+    # 191 instances: the audit shards are uneven (96 and 95 per rank); the
+    # training shards are padded to 96 each (one instance seen twice).
     cfg = small_bmix_config(tmp_path, data_root, max_epochs=3,
-                            num_images=191)
+                            num_images=191, stats_source=stats_source)
     cfg_file = tmp_path / 'cfg.py'
     cfg.dump(str(cfg_file))
     env = dict(os.environ, PYTHONPATH=osp.join(ROOT, 'tests'), PORT='29517',
@@ -103,6 +121,9 @@ def test_two_process_cpu_run_keeps_ranks_identical(tmp_path, data_root):
         if epoch >= 2:
             assert torch.equal(r0['label_state'], r1['label_state'])
             assert torch.equal(r0['refined_labels'], r1['refined_labels'])
+        if stats_source == 'online':
+            assert r0['online_prev'] is not None
+            assert torch.equal(r0['online_prev'], r1['online_prev'])
 
 
 def test_online_statistics_cover_every_instance(tmp_path, data_root):
