@@ -31,11 +31,14 @@ STATE_KEY = 'balancemix_label_manager'
 class LabelManagerHook(Hook):
     """Fine-grained label-wise management and minority statistics.
 
-    After every training epoch the hook runs an audit pass over the training
-    set (``num_views`` forward passes in eval mode, each view augmented
-    independently by the training pipeline, whose RandAugment makes the
-    views of Eq. 9), sharded over ranks and summed with one all-reduce, and
-    from the mean sigmoid confidence over the views:
+    At the end of every training epoch the hook has the model's sigmoid
+    confidence on every training instance, summed over ranks with one
+    all-reduce: by default (``stats_source='online'``) from an eval-mode
+    forward of each training step's random half, the two views of Eq. 9
+    being this epoch's and the last epoch's; with ``stats_source='audit'``
+    from a separate pass over the training set (``num_views`` forward passes
+    in eval mode, each view augmented independently by the training
+    pipeline's RandAugment). From the mean confidence over the views it:
 
     1. computes P(k), A(k), Score and the minority sampling probabilities
        (Eq. 2-4) and hands them to the :class:`DualBatchSampler`;
