@@ -694,7 +694,8 @@ def write_markdown(path, results, args, meta, failures, figures) -> None:
         '(no ± with one seed); best mean per column in bold. The label '
         'noise is redrawn per seed. Shot groups as in the configs '
         '(many / medium / few-shot = 3 / 4 / 3 classes).', '',
-    ] + [f'- cells run by: `{r["command"]}` ({r.get("date", "?")})'
+    ] + [f'- cells run by: `{r["command"]}` ({r.get("date", "?")}'
+         + (f', commit {r["commit"]}' if r.get('commit') else '') + ')'
          for r in meta.get('runs') or ([meta] if 'command' in meta else [])
     ] + [
         f'- report written by: `{args.command}` ({now})',
@@ -789,6 +790,20 @@ def all_cells(args) -> List[Cell]:
             for s in SETTINGS for m in (*METHODS, *VARIANTS)]
 
 
+def _git_commit() -> Optional[str]:
+    """The checked-out commit (with '+' when the tree has changes)."""
+    try:
+        head = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
+                              cwd=ROOT, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(['git', 'status', '--porcelain', '-uno'],
+                               cwd=ROOT, capture_output=True, text=True,
+                               timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (head + ('+' if dirty else '')) or None
+
+
 def _record_command(args) -> None:
     """Append this command to the run folder's ``meta.json``."""
     path = osp.join(run_dir(args), 'meta.json')
@@ -800,7 +815,8 @@ def _record_command(args) -> None:
                                       date=meta.get('date'))]
                                 if 'command' in meta else [])
     runs.append(dict(command=args.command,
-                     date=datetime.datetime.now().strftime('%Y-%m-%d %H:%M')))
+                     date=datetime.datetime.now().strftime('%Y-%m-%d %H:%M'),
+                     commit=_git_commit()))
     _dump(dict(runs=runs), path)
 
 
