@@ -486,10 +486,11 @@ def to_record(result: dict) -> dict:
 
 
 def _values(results, method, setting, key) -> List[float]:
-    return [r['metrics'][key] for r in results
-            if r['method'] == method and r['setting'] == setting
-            and r['metrics'].get(key) is not None
-            and math.isfinite(r['metrics'][key])]
+    """Finite values of ``key`` (see :func:`_record_field`) of the cells of
+    ``method`` x ``setting``."""
+    values = [_record_field(r, key) for r in results
+              if r['method'] == method and r['setting'] == setting]
+    return [v for v in values if v is not None and math.isfinite(v)]
 
 
 def _mean_std(values):
@@ -634,9 +635,7 @@ def _stats_source_table(results) -> List[str]:
                              ('balancemix_online', 'online')):
             row = [SETTINGS[s][3], name]
             for key, _, scale in keys:
-                vals = [_record_field(r, key) for r in results
-                        if r['method'] == method and r['setting'] == s]
-                vals = [v for v in vals if v is not None and math.isfinite(v)]
+                vals = _values(results, method, s, key)
                 row.append(_fmt(*_mean_std(vals), scale=scale))
             rows.append(row)
     header = ['Setting', 'statistics'] + [k[1] for k in keys]

@@ -40,7 +40,8 @@ os.environ.setdefault('THP_MEM_ALLOC_ENABLE', '1')  # before importing torch
 import torch  # noqa: E402
 
 from mmbmix.models.utils import LossHistogram  # noqa: E402
-from mmbmix.models.utils.label_refinery import label_weights  # noqa: E402
+from mmbmix.models.utils.label_refinery import (  # noqa: E402
+    label_weights, relabel)
 from mmbmix.models.utils.minority_score import sampling_probs  # noqa: E402
 
 HERE = osp.dirname(osp.abspath(__file__))
@@ -185,10 +186,9 @@ def main():
         i[0] += 1
         p_g = LossHistogram.clean_prob(losses, labels, params)  # Eq. 8
         clean = p_g > 0.5
-        mean = (views[0] + views[1]) / 2  # Eq. 9
-        up, down = ~clean & (mean > 0.975), ~clean & (mean < 0.025)
-        refined = torch.where(up, True, torch.where(down, False, labels))
-        return label_weights(clean, up | down, p_g), refined  # Eq. 10
+        refined, relabeled = relabel((views[0] + views[1]) / 2, labels,
+                                     clean, 0.975)  # Eq. 9
+        return label_weights(clean, relabeled, p_g), refined  # Eq. 10
 
     manage_s = median_time(manage, args.batches)
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

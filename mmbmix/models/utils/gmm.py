@@ -156,13 +156,8 @@ def fit_gmm_1d(values: Tensor,
     scale = torch.where(ok, scale, torch.ones_like(span))
     bins = _bin_atoms(x, g, lo, scale, num_groups, nb)
     atoms = bins if num_bins else _value_atoms(x, g, lo, scale, num_groups)
-    totals = atoms.reduce(torch.stack([atoms.n, atoms.s1, atoms.s2]))
-    count = totals[0].clamp_min(1)
-    var = (totals[2] / count - (totals[1] / count)**2) / scale**2
-    fitted = (totals[0] >= max(min_samples, 2)) & (var >= min_var)
-
-    return _fit_atoms(bins, atoms, totals, fitted, lo, scale, max_iter, tol,
-                      reg_covar, kmeans_iter)
+    return _fit_atoms(bins, atoms, lo, scale, max_iter, tol, reg_covar,
+                      min_samples, min_var, kmeans_iter)
 
 
 def fit_gmm_binned(counts: Tensor,
@@ -209,17 +204,18 @@ def fit_gmm_binned(counts: Tensor,
     centre = torch.arange(n.size(1), dtype=n.dtype, device=n.device) + 0.5
     mean = torch.where(n > 0, s1 / n.clamp_min(1e-300), centre)
     bins = _Atoms(n, s1, s2, mean, None, n.size(0))
-    totals = bins.reduce(torch.stack([n, s1, s2]))
+    return _fit_atoms(bins, bins, lo, scale, max_iter, tol, reg_covar,
+                      min_samples, min_var, kmeans_iter)
+
+
+def _fit_atoms(bins, atoms, lo, scale, max_iter, tol, reg_covar, min_samples,
+               min_var, kmeans_iter) -> GMMParams:
+    """Which groups can be fit, k-means seeding from the bins, EM on the
+    atoms (Eq. 7)."""
+    totals = atoms.reduce(torch.stack([atoms.n, atoms.s1, atoms.s2]))
     count = totals[0].clamp_min(1)
     var = (totals[2] / count - (totals[1] / count)**2) / scale**2
     fitted = (totals[0] >= max(min_samples, 2)) & (var >= min_var)
-    return _fit_atoms(bins, bins, totals, fitted, lo, scale, max_iter, tol,
-                      reg_covar, kmeans_iter)
-
-
-def _fit_atoms(bins, atoms, totals, fitted, lo, scale, max_iter, tol,
-               reg_covar, kmeans_iter) -> GMMParams:
-    """k-means seeding from the bins, EM on the atoms (Eq. 7)."""
     reg_u = reg_covar * scale**2
     seeds = _best_split(bins)
     resp0 = _kmeans_resp(atoms, totals, fitted, seeds, kmeans_iter)

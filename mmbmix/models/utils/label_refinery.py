@@ -21,6 +21,13 @@ def label_bce(probs: torch.Tensor,
     return -(y * p.log() + (1 - y) * (1 - p).log())
 
 
+def label_groups(labels: torch.Tensor) -> torch.Tensor:
+    """The mixture (Eq. 6 set) of every label: ``k`` for a negative label
+    of class k, ``K + k`` for a positive one; same shape as ``labels``."""
+    k = labels.size(-1)
+    return torch.arange(k, device=labels.device) + k * labels.long()
+
+
 def clean_prob(losses: torch.Tensor, labels: torch.Tensor,
                **gmm_kwargs) -> torch.Tensor:
     """Clean-label probability ``p_G`` of every label (Eq. 6-8).
@@ -43,7 +50,7 @@ def clean_prob(losses: torch.Tensor, labels: torch.Tensor,
         row 1: positive labels of each class).
     """
     n, k = losses.shape
-    groups = (torch.arange(k).expand(n, k) + k * labels.long()).reshape(-1)
+    groups = label_groups(labels).reshape(-1)
     values = losses.reshape(-1)
     params = fit_gmm_1d(values, groups, 2 * k, **gmm_kwargs)
     p_clean = gmm_posterior(values, groups, params).reshape(n, k).float()

@@ -18,12 +18,11 @@ to the end bins (their sums stay exact). Before any range is known the bins
 span ``[0, init_max]``.
 """
 import math
-from typing import Optional
-
 import torch
 from torch import Tensor
 
 from .gmm import GMMParams, fit_gmm_binned, gmm_posterior
+from .label_refinery import label_groups
 
 
 class LossHistogram:
@@ -77,11 +76,6 @@ class LossHistogram:
                    for t in (self.stats, self.lo, self.scale, self.seen_min,
                              self.seen_max))
 
-    def groups(self, labels: Tensor) -> Tensor:
-        """``(B, K)`` set index of each label: ``k`` or ``K + k``."""
-        k = self.num_classes
-        return torch.arange(k, device=labels.device) + k * labels.long()
-
     @torch.no_grad()
     def update(self, losses: Tensor, labels: Tensor) -> None:
         """Add a batch of per-label BCE losses (Eq. 6) to the histograms.
@@ -100,7 +94,7 @@ class LossHistogram:
         if not torch.isfinite(x.sum()):
             raise FloatingPointError(
                 'LossHistogram.update: non-finite loss in the batch')
-        g = self.groups(labels.to(self.stats.device)).reshape(-1)
+        g = label_groups(labels.to(self.stats.device)).reshape(-1)
         self.seen_max.scatter_reduce_(0, g, x, 'amax')
         self.seen_min.scatter_reduce_(0, g, x, 'amin')
         # u: position in bins; values outside [0, num_bins) are counted in
@@ -163,10 +157,8 @@ class LossHistogram:
             setattr(self, name, value.to(mine))
 
     @staticmethod
-    def clean_prob(losses: Tensor,
-                   labels: Tensor,
-                   params: GMMParams,
-                   num_classes: Optional[int] = None) -> Tensor:
+    def clean_prob(losses: Tensor, labels: Tensor,
+                   params: GMMParams) -> Tensor:
         """``p_G`` (Eq. 8) of a batch's labels from the fitted mixtures.
 
         Args:
@@ -177,7 +169,6 @@ class LossHistogram:
         Returns:
             Tensor: ``(B, K)`` float32 posterior of the small-loss component.
         """
-        k = losses.size(-1) if num_classes is None else num_classes
-        groups = torch.arange(k, device=labels.device) + k * labels.long()
-        p = gmm_posterior(losses.reshape(-1), groups.reshape(-1), params)
+        p = gmm_posterior(losses.reshape(-1),
+                          label_groups(labels).reshape(-1), params)
         return p.view(losses.shape).float()
