@@ -66,7 +66,7 @@ def parse_args():
     parser.add_argument(
         '--num-bins',
         type=int,
-        default=1024,
+        default=256,
         help='bins per group; 0 = exact per-value EM')
     parser.add_argument('--device', default='cpu', help='cpu or cuda')
     parser.add_argument(

@@ -128,6 +128,50 @@ def streaming_section(r: dict) -> list:
         f"{r['minority_draw_seconds']:.2f} s |", '']
 
 
+def gpu_section(res: dict) -> list:
+    """Markdown lines of the GPU figures (target 5), where they exist."""
+    if 'throughput_gpu' not in res:
+        return []
+    t = res['throughput_gpu']
+    lines = [
+        '## GPU (target 5)', '',
+        f"`bash benchmarks/gpu_check.sh` on {t['device']} (torch "
+        f"{t['torch']}, {t.get('threads', '?')} CPU threads), "
+        f"{t.get('date', '2026-11-26')}: ResNet-50 at 448 px, AMP, "
+        f"{t['num_images']} images, mixed batch {t['mixed_batch_size']}, "
+        f"{t['workers']} loading workers, medians of {t['repeats']} epochs "
+        f"(command: `{t['command']}`, collate: "
+        f"{t.get('collate', 'pseudo_collate')}).", '',
+        '| part | BalanceMix | Mixup + BCE |', '| --- | --- | --- |',
+        f"| epoch | {t['balancemix_epoch_seconds']:.2f} s | "
+        f"{t['baseline_epoch_seconds']:.2f} s |",
+        f"| data loading (wait) | {t['breakdown']['data_loading']:.2f} s | "
+        f"{t['baseline_breakdown']['data_loading']:.2f} s |",
+        f"| forward/backward | {t['breakdown']['forward_backward']:.2f} s | "
+        f"{t['baseline_breakdown']['forward_backward']:.2f} s |",
+        f"| statistics + mixture fit + re-labeling + sampler | "
+        f"{sum(t['breakdown'][k] for k in list(t['breakdown'])[2:]):.3f} s"
+        ' | |',
+        f"| ratio | {t['ratio']:.2f}x | |", ''
+    ]
+    if 'gmm_cuda' in res:
+        g = res['gmm_cuda']
+        lines += [
+            f"Mixture fit on the GPU (`{GMM_CUDA_COMMAND}`): 2K = "
+            f"{g['num_mixtures']} mixtures over {g['num_values']:,} values "
+            f"in {1e3 * g['gmm_seconds']:.1f} ms (median of {g['repeats']})"
+            f"; decisions agree with the sklearn loop on "
+            f"{100 * g['agreement']:.4f}% (that loop took "
+            f"{g['sklearn_seconds']:.1f} s on the GPU machine's "
+            f"{g['cpu_count']} CPU cores).", ''
+        ]
+    return lines
+
+
+GMM_CUDA_COMMAND = ('python benchmarks/gmm.py --device cuda --repeats 5 '
+                    '--sklearn-repeats 1')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--report-only', action='store_true')
@@ -148,10 +192,12 @@ def main():
     for name in SCRIPTS:
         with open(osp.join(RESULTS, f'{name}.json')) as f:
             res[name] = json.load(f)
-    audit = osp.join(RESULTS, 'throughput_audit.json')
-    if osp.exists(audit):
-        with open(audit) as f:
-            res['throughput_audit'] = json.load(f)
+    for extra in ('throughput_audit', 'throughput_pseudo_collate',
+                  'throughput_gpu', 'gmm_cuda'):
+        path = osp.join(RESULTS, f'{extra}.json')
+        if osp.exists(path):
+            with open(path) as f:
+                res[extra] = json.load(f)
     # the commands as the results were made (repeats recorded in the JSON)
     recorded = dict(gmm=res['gmm'].get('repeats'),
                     sampler=res['sampler'].get('repeats'),
@@ -176,6 +222,7 @@ def main():
         sampler_update_seconds=s['update_probs_seconds'],
         state_memory=mem,
         open_images_streaming=res['streaming'],
+        gpu={k: res[k] for k in ('throughput_gpu', 'gmm_cuda') if k in res},
         commands=commands,
         date=datetime.date.today().isoformat(),
         torch=torch.__version__,
@@ -209,7 +256,16 @@ def main():
         f"Mixup + BCE {res['throughput_audit']['baseline_epoch_seconds']:.2f}"
         f" s | {res['throughput_audit']['ratio']:.2f}x | <= 1.5x: "
         f"{ok(res['throughput_audit']['ratio'] <= 1.5)} |"
-    ] if 'throughput_audit' in res else []) + [
+    ] if 'throughput_audit' in res else []) + ([
+        f"| 2c. same as 2, with mmengine Runner's `pseudo_collate` (one "
+        f"tensor per image through the worker queue) instead of "
+        f"`tools/train.py`'s `default_collate` | BalanceMix "
+        f"{res['throughput_pseudo_collate']['balancemix_epoch_seconds']:.2f}"
+        f" s | Mixup + BCE "
+        f"{res['throughput_pseudo_collate']['baseline_epoch_seconds']:.2f} s"
+        f" | {res['throughput_pseudo_collate']['ratio']:.2f}x | <= 1.5x: "
+        f"{ok(res['throughput_pseudo_collate']['ratio'] <= 1.5)} |"
+    ] if 'throughput_pseudo_collate' in res else []) + [
         f"| 3. one epoch of minority draws, N=1,000,000 | "
         f"{s['draw_epoch_seconds']:.3f} s | torch.multinomial "
         f"{s['torch_multinomial_seconds']:.3f} s | "
@@ -229,7 +285,7 @@ def main():
         f"{t['baseline_breakdown']['data_loading']:.2f} |",
         f"| (Mixup + BCE: forward/backward) | "
         f"{t['baseline_breakdown']['forward_backward']:.2f} |", ''
-    ] + streaming_section(res['streaming']) + [
+    ] + gpu_section(res) + streaming_section(res['streaming']) + [
         '## Commands', ''
     ] + [f'- `{c}`' for c in commands.values()] + [
         '- `python benchmarks/throughput.py --repeats 5 --stats-source '

@@ -1,7 +1,9 @@
 """Training cost of BalanceMix against mmpretrain's Mixup + BCE.
 
 Both recipes train the same model on the same data with the same mixed-batch
-size, in this one process, one after the other; the figure is seconds per
+size, in this one process, one after the other, with the data loader that
+``tools/train.py`` builds (its defaults: ``default_collate``, which stacks a
+batch in the loading worker, pinned memory on CUDA, persistent workers); the figure is seconds per
 training epoch (hooks included), the median over ``--repeats`` epochs after
 a first, unmeasured one. BalanceMix runs with ``warmup_epochs=0`` so that
 every measured epoch pays for the whole label management: the larger loaded
@@ -20,6 +22,7 @@ Usage:
 Writes benchmarks/results/throughput[_gpu].json and prints a table.
 """
 import argparse
+import importlib.util
 import json
 import os.path as osp
 import statistics
@@ -40,6 +43,15 @@ CFG = osp.join(ROOT, 'configs', 'balancemix',
                'balancemix_resnet-small_mosaic-digits.py')
 BASE = osp.join(ROOT, 'configs', 'baseline',
                 'bce_resnet-small_mosaic-digits.py')
+
+
+def _train_tool():
+    """``tools/train.py`` as a module (its dataloader defaults)."""
+    spec = importlib.util.spec_from_file_location(
+        'mmbmix_train_tool', osp.join(ROOT, 'tools', 'train.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class EpochClock(Hook):
@@ -91,7 +103,13 @@ def build(cfg_file, work_dir, args, balancemix):
     cfg.default_hooks.logger.interval = 10**6
     cfg.train_dataloader.batch_size = args.batch_size
     cfg.train_dataloader.num_workers = args.workers
-    cfg.train_dataloader.persistent_workers = args.workers > 0
+    if args.collate == 'train.py':
+        _train_tool().set_dataloader_defaults(
+            cfg, 'train_dataloader', pin_memory=True,
+            persistent_workers=True)
+    else:  # mmengine Runner's own default
+        cfg.train_dataloader.collate_fn = dict(type=args.collate)
+        cfg.train_dataloader.persistent_workers = args.workers > 0
     ds = cfg.train_dataloader.dataset
     ds.num_images = args.num_images
     if args.gpu:
@@ -138,10 +156,17 @@ def main():
                         choices=['audit', 'online'],
                         help="LabelManagerHook's stats_source (default: "
                         "the hook's default, 'online')")
+    parser.add_argument('--collate', default='train.py',
+                        choices=['train.py', 'pseudo_collate'],
+                        help="the data loader of tools/train.py (default), "
+                        "or mmengine Runner's pseudo_collate (one tensor "
+                        "per image through the worker queue)")
     args = parser.parse_args()
     name = 'throughput_gpu' if args.gpu else 'throughput'
     if args.stats_source != 'online':
         name += f'_{args.stats_source}'
+    if args.collate != 'train.py':
+        name += f'_{args.collate}'
     out = osp.join(ROOT, 'benchmarks', 'results', name + '.json')
     with tempfile.TemporaryDirectory() as tmp:
         base = run(build(BASE, osp.join(tmp, 'base'), args, False))
@@ -161,6 +186,7 @@ def main():
         num_images=args.num_images,
         mixed_batch_size=args.batch_size,
         workers=args.workers,
+        collate=args.collate,
         device=torch.cuda.get_device_name() if args.gpu else 'cpu',
         threads=torch.get_num_threads(),
         torch=torch.__version__,

@@ -51,7 +51,7 @@ def data():
     return values, groups, _sklearn(values, groups, 20)
 
 
-@pytest.mark.parametrize('num_bins', [1024, None])
+@pytest.mark.parametrize('num_bins', [256, 512, 1024, None])
 def test_agrees_with_sklearn(data, num_bins):
     values, groups, (sk_post, sk_means) = data
     v, g = torch.from_numpy(values), torch.from_numpy(groups)
@@ -69,7 +69,7 @@ def test_agrees_with_sklearn(data, num_bins):
     np.testing.assert_allclose(params.weights.sum(1).numpy(), 1.0)
 
 
-@pytest.mark.parametrize('num_bins', [1024, None])
+@pytest.mark.parametrize('num_bins', [256, 512, 1024, None])
 def test_lone_outlier_does_not_take_a_component(num_bins):
     # min/max k-means seeds would give the outlier a component of its own
     rng = np.random.default_rng(5)
@@ -82,7 +82,10 @@ def test_lone_outlier_does_not_take_a_component(num_bins):
     params = fit_gmm_1d(v, g, 1, num_bins=num_bins)
     post = gmm_posterior(v, g, params).numpy()
     assert params.means[0, 1] < 3 and sk_means[0, 1] < 3
-    np.testing.assert_allclose(params.means.numpy(), sk_means, atol=0.01)
+    # the outlier stretches the bins: 256 bins are 0.2 wide here, and the
+    # noisy mean lands within 0.011 of sklearn's (512 bins: 0.003)
+    atol = 0.02 if num_bins == 256 else 0.01
+    np.testing.assert_allclose(params.means.numpy(), sk_means, atol=atol)
     assert ((post > 0.5) == (sk_post > 0.5)).mean() >= 0.999
     assert (post[:4000] > 0.5).mean() > 0.97 and (post[4000:] < .5).all()
 
@@ -187,6 +190,8 @@ def test_bad_groups_raise():
     v = torch.rand(10)
     with pytest.raises(ValueError, match='groups must lie in'):
         fit_gmm_1d(v, torch.full((10, ), 5), 3)
+    with pytest.raises(ValueError, match=r'got \[-1, 0\]'):
+        fit_gmm_1d(v, torch.arange(10) % 2 - 1, 3)
     with pytest.raises(ValueError, match='elements'):
         fit_gmm_1d(v, torch.zeros(9, dtype=torch.long), 3)
 
