@@ -232,8 +232,9 @@ def main():
     ok = lambda c: 'met' if c else 'NOT met'  # noqa: E731
     lines = [
         '# Performance', '',
-        f"Measured on {perf['date']}, CPU only (2 cores, shared), torch "
-        f"{perf['torch']}. Regenerate with `python benchmarks/performance.py`"
+        f"Measured on {perf['date']}; targets 1-4 on the CPU (2 cores, "
+        f"shared), torch {perf['torch']}; target 5 on a GPU (its section). "
+        'Regenerate with `python benchmarks/performance.py`'
         '; each figure is a ratio against a baseline measured in the same '
         'run, medians of the repeats given.', '',
         '| target | measured | baseline (same run) | ratio | target met |',
@@ -290,6 +291,10 @@ def main():
     ] + [f'- `{c}`' for c in commands.values()] + [
         '- `python benchmarks/throughput.py --repeats 5 --stats-source '
         'audit` (row 2b)',
+        '- `python benchmarks/throughput.py --repeats 5 --collate '
+        'pseudo_collate` (row 2c)',
+        '- `bash benchmarks/gpu_check.sh` on the GPU machine (GPU section; '
+        'its log: [gpu_check.md](gpu_check.md))',
         '- `python benchmarks/performance.py --report-only` (this page)', ''
     ]
     with open(osp.join(RESULTS, 'performance.md'), 'w') as f:

@@ -55,3 +55,28 @@ def test_config_loads_and_names_registered_types(path):
             assert (ds.noise_type, ds.noise_rate) == (ntype, rate)
     # Every config's head agrees with its data preprocessor on K.
     assert cfg.model.head.num_classes == cfg.data_preprocessor.num_classes
+
+
+def test_demo_pair_differs_only_in_the_method():
+    """The README demo compares BalanceMix with plain BCE on the same data,
+    pipeline, model and schedule."""
+    bmix = Config.fromfile(
+        osp.join(ROOT, 'configs', 'balancemix',
+                 'balancemix_resnet-small_30e_mosaic-digits_flip40.py'))
+    for name in ('bce', 'mixup'):
+        base = Config.fromfile(
+            osp.join(ROOT, 'configs', 'baseline',
+                     f'{name}_resnet-small_30e_mosaic-digits_flip40.py'))
+        for key in ('param_scheduler', 'train_cfg', 'optim_wrapper',
+                    'randomness', 'val_dataloader', 'val_evaluator'):
+            assert bmix[key] == base[key], key
+        assert bmix.train_dataloader.dataset == base.train_dataloader.dataset
+        assert bmix.train_dataloader.batch_size == \
+            base.train_dataloader.batch_size
+        assert bmix.model.backbone == base.model.backbone
+    ds = bmix.train_dataloader.dataset
+    assert (ds.noise_type, ds.noise_rate, bmix.train_cfg.max_epochs) == \
+        ('flip', 0.4, 30)
+    assert [t['type'] for t in ds.dataset.pipeline] == \
+        ['LoadImageFromFile', 'Resize', 'PackInputs']
+    assert bmix.custom_hooks[0].warmup_epochs == 8
