@@ -1,22 +1,12 @@
 # The README demo's baseline: plain BCE on the digits mosaic with 40% random
-# flips, 30 epochs, no RandAugment. Differs from
-# bce_resnet-small_mosaic-digits_flip40.py (the robustness tables' recipe) in
-# two ways, both shared with the BalanceMix demo config:
-# - 30 epochs instead of 12: long enough for plain BCE to memorise the
-#   flipped labels, the setting BalanceMix is made for (paper: ImageNet
-#   pre-trained ResNet-50 over 20-50 epochs), and still under 5 minutes on
-#   2 CPU cores;
-# - no RandAugment: on 32x32 canvases of 16 px digits, timm's RandAugment
-#   (2 ops at magnitude 9, made for 224 px photos) cost plain BCE on clean
-#   labels 19 mAP (12 epochs, seed 0: 77.6 with it, 97.0 without).
-_base_ = ['./bce_resnet-small_mosaic-digits_flip40.py']
+# flips, 30 epochs, no RandAugment (why: ../_base_/schedules/
+# mosaic_digits_demo.py). Otherwise bce_resnet-small_mosaic-digits_flip40.py,
+# the robustness tables' recipe.
+_base_ = [
+    './bce_resnet-small_mosaic-digits_flip40.py',
+    '../_base_/schedules/mosaic_digits_demo.py'
+]
 train_dataloader = dict(
-    dataset=dict(
-        dataset=dict(pipeline=[
-            dict(type='LoadImageFromFile'),
-            dict(type='Resize', scale=(32, 32)),
-            dict(type='PackInputs'),
-        ])))
-param_scheduler = dict(
-    type='CosineAnnealingLR', T_max=30, by_epoch=True, begin=0, end=30)
-train_cfg = dict(by_epoch=True, max_epochs=30, val_interval=30)
+    dataset=dict(dataset=dict(pipeline={{_base_.demo_train_pipeline}})))
+param_scheduler = {{_base_.demo_param_scheduler}}
+train_cfg = {{_base_.demo_train_cfg}}
