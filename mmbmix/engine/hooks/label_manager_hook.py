@@ -93,7 +93,7 @@ class LabelManagerHook(Hook):
             ``'audit'``: ``num_views`` forward passes over the training set
             after each epoch, each view augmented independently, as the
             paper describes. Decision: online is the default because it
-            costs less (epoch 1.40x against 2.10x of Mixup + BCE,
+            costs less (epoch 1.32x against 2.10x of Mixup + BCE,
             ``benchmarks/results/performance.md``) and, on the robustness
             benchmark's quick mode (3 seeds x 4 settings,
             ``benchmarks/results/robustness_quick.md``), its mAP and label
