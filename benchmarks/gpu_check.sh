@@ -2,10 +2,10 @@
 # The CUDA-path check of mmbmix, prepared for a session lent a GPU machine:
 # one call of about 6 minutes. Writes its logs and JSON under $OUT (or
 # ./gpu_check_out). Usage: bash benchmarks/gpu_check.sh
-# On a machine without the OpenMMLab packages, put their wheels in .whl/
-# (mmpretrain, mmengine, mmcv-lite and their pure-Python needs: addict,
-# yapf, termcolor, mat4py, modelindex, model-index, ordered-set,
-# platformdirs, importlib_metadata, lazy-importer); they go to /tmp/site.
+# On a machine without the OpenMMLab packages (the lent GPU machines have no
+# package index), first run `bash benchmarks/gpu_wheels.sh` here: it puts
+# their wheels in .whl/, which the device call carries (carry: [".whl"]) and
+# this script installs to /tmp/site.
 set -u
 OUT=${OUT:-gpu_check_out}
 mkdir -p "$OUT"
