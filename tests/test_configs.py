@@ -80,3 +80,19 @@ def test_demo_pair_differs_only_in_the_method():
     assert [t['type'] for t in ds.dataset.pipeline] == \
         ['LoadImageFromFile', 'Resize', 'PackInputs']
     assert bmix.custom_hooks[0].warmup_epochs == 8
+
+
+REGIME = sorted(glob.glob(osp.join(ROOT, 'benchmarks', 'regime', '*.py')))
+
+
+@pytest.mark.parametrize('path', REGIME, ids=lambda p: osp.basename(p))
+def test_regime_configs_drop_randaugment_only(path):
+    """benchmarks/regime/: the configs behind demo_regime.md load, have no
+    RandAugment and keep the schedule their name says."""
+    cfg = Config.fromfile(path)
+    ds = cfg.train_dataloader.dataset
+    pipeline = ds.dataset.pipeline if ds.type == 'LabelNoiseDataset' \
+        else ds.pipeline
+    assert 'RandAugment' not in [t['type'] for t in pipeline]
+    epochs = 30 if path.endswith('_30e.py') else 12
+    assert cfg.train_cfg.max_epochs == cfg.param_scheduler.T_max == epochs
