@@ -30,7 +30,7 @@ print('torch', torch.__version__, 'cuda', torch.cuda.is_available(),
       torch.cuda.get_device_name(), 'mmengine', mmengine.__version__,
       'mmpretrain', mmpretrain.__version__)
 PY
-cat "$WORK/env.txt" | tee -a "$OUT/summary.txt"
+tee -a "$OUT/summary.txt" < "$WORK/env.txt"
 grep -q '^torch' "$WORK/env.txt" || exit 1
 step() {  # step NAME TIMEOUT COMMAND...
     local name=$1 t=$2; shift 2

@@ -136,10 +136,13 @@ def gpu_section(res: dict) -> list:
     lines = [
         '## GPU (target 5)', '',
         f"`bash benchmarks/gpu_check.sh` on {t['device']} (torch "
-        f"{t['torch']}, {t.get('threads', '?')} CPU threads), "
-        f"{t.get('date', '2026-11-26')}: ResNet-50 at 448 px, AMP, "
+        f"{t['torch']}, {t.get('threads', '?')} CPU threads"
+        + (f", {t['date']}" if 'date' in t else '') +
+        "): ResNet-50 at 448 px, AMP, "
         f"{t['num_images']} images, mixed batch {t['mixed_batch_size']}, "
         f"{t['workers']} loading workers, medians of {t['repeats']} epochs "
+        # JSON written before --collate existed: the benchmark then used
+        # mmengine Runner's pseudo_collate
         f"(command: `{t['command']}`, collate: "
         f"{t.get('collate', 'pseudo_collate')}).", '',
         '| part | BalanceMix | Mixup + BCE |', '| --- | --- | --- |',

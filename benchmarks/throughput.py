@@ -22,6 +22,7 @@ Usage:
 Writes benchmarks/results/throughput[_gpu].json and prints a table.
 """
 import argparse
+import datetime
 import importlib.util
 import json
 import os.path as osp
@@ -187,6 +188,7 @@ def main():
         mixed_batch_size=args.batch_size,
         workers=args.workers,
         collate=args.collate,
+        date=datetime.date.today().isoformat(),
         device=torch.cuda.get_device_name() if args.gpu else 'cpu',
         threads=torch.get_num_threads(),
         torch=torch.__version__,

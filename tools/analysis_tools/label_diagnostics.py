@@ -68,9 +68,10 @@ def load_labels(cfg_path: str):
     return given, true, dataset.metainfo.get('classes')
 
 
-def set_diagnostics(given, true, label_state, refined) -> list:
+def set_diagnostics(given, true, label_state, refined, classes=None) -> list:
     """Rows of figures: all labels, given positives, given negatives, then
-    class k's given positives and negatives for every k."""
+    class k's given positives and negatives for every k (named
+    ``'<classes[k]> +'`` / ``'-'``, or ``'class k +'`` without names)."""
     if label_state.shape != given.shape:
         raise ValueError(f'label_diagnostics: the checkpoint\'s label state '
                          f'is {tuple(label_state.shape)} but the training '
@@ -94,10 +95,11 @@ def set_diagnostics(given, true, label_state, refined) -> list:
     rows = [row('all', everything), row('given positive', given),
             row('given negative', ~given)]
     for k in range(given.size(1)):
+        name = classes[k] if classes else f'class {k}'
         column = torch.zeros_like(given)
         column[:, k] = True
-        rows += [row(f'class {k} +', column & given),
-                 row(f'class {k} -', column & ~given)]
+        rows += [row(f'{name} +', column & given),
+                 row(f'{name} -', column & ~given)]
     return rows
 
 
@@ -122,12 +124,7 @@ def main(argv=None):
     args = parse_args(argv)
     label_state, refined = load_label_state(args.checkpoint)
     given, true, classes = load_labels(args.config)
-    rows = set_diagnostics(given, true, label_state, refined.bool())
-    if classes:
-        for r in rows:
-            if r['set'].startswith('class '):
-                k, sign = r['set'][6:].split()
-                r['set'] = f'{classes[int(k)]} {sign}'
+    rows = set_diagnostics(given, true, label_state, refined.bool(), classes)
     print(format_table(rows))
     if args.json:
         with open(args.json, 'w') as f:

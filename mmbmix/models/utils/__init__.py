@@ -9,7 +9,8 @@ from .minority_score import class_confidence, instance_score, sampling_probs
 __all__ = [
     'BalanceMixDataPreprocessor', 'MinorityMixup', 'fit_gmm_1d',
     'fit_gmm_binned', 'LossHistogram',
-    'gmm_posterior', 'clean_prob', 'label_bce', 'label_groups', 'label_diagnostics',
+    'gmm_posterior', 'clean_prob', 'label_bce', 'label_groups',
+    'label_diagnostics',
     'label_weights', 'relabel', 'class_confidence', 'instance_score',
     'sampling_probs'
 ]
