@@ -68,3 +68,64 @@ def test_cli_on_a_checkpoint(tmp_path, capsys, monkeypatch):
     torch.save({'state_dict': {}}, ckpt)
     with pytest.raises(SystemExit, match='has no label state'):
         tool.main([CFG, str(ckpt)])
+
+
+def test_refit_applies_the_label_manager_rule(monkeypatch):
+    """--refit: the hook's Eq. 6-9 on the model's confidences. Losses that
+    separate the wrong labels exactly give precision = recall = 1, and the
+    wrong labels the model is sure about are re-labeled, correctly."""
+    from mmengine.config import Config
+    tool = _tool()
+    g = torch.Generator().manual_seed(0)
+    true = torch.rand(400, 3, generator=g) < 0.3
+    wrong = torch.rand(400, 3, generator=g) < 0.2
+    given = true ^ wrong
+    # the model agrees with the true labels: small loss on the correct
+    # given labels, large on the wrong ones (confidence 0.99 / 0.01)
+    jitter = 0.004 * torch.rand(400, 3, generator=g)
+    confidence = torch.where(true, 0.99 - jitter, 0.01 + jitter)
+    monkeypatch.setattr(tool, 'predict_train_set',
+                        lambda cfg, ckpt, batch_size: confidence)
+    cfg = Config(dict(custom_hooks=[
+        dict(type='LabelManagerHook', warmup_epochs=5,
+             relabel_threshold=0.975, use_clean=False)]))
+    state, refined = tool.refit_label_state(cfg, 'unused.pth', given)
+    rows = {r['set']: r for r in tool.set_diagnostics(given, true, state,
+                                                      refined)}
+    assert (state == CLEAN).equal(~wrong)  # use_clean=False is overridden
+    assert (state == RELABELED).equal(wrong)
+    assert refined.equal(true)
+    assert rows['all']['precision'] == 1.0 and rows['all']['recall'] == 1.0
+    assert rows['all']['relabel_accuracy'] == 1.0
+    assert rows['all']['relabel_proportion'] == pytest.approx(
+        wrong.float().mean().item())
+
+
+def test_refit_cli_predicts_every_training_instance(tmp_path, capsys,
+                                                    monkeypatch):
+    from mmengine.config import Config
+    from mmpretrain.registry import MODELS
+    monkeypatch.chdir(ROOT)
+    tool = _tool()
+    cfg = Config.fromfile(CFG)
+    torch.manual_seed(0)
+    model_cfg = cfg.model.copy()
+    model_cfg['data_preprocessor'] = cfg.data_preprocessor
+    model = MODELS.build(model_cfg).eval()
+    ckpt = tmp_path / 'bce.pth'
+    torch.save({'state_dict': model.state_dict()}, ckpt)
+    scores = tool.predict_train_set(cfg, str(ckpt), batch_size=500)
+    given, true, _ = tool.load_labels(CFG)
+    assert scores.shape == given.shape and torch.isfinite(scores).all()
+    # instance 7 through the test pipeline and the same model
+    dataset = tool.build_train_set(cfg, cfg.test_pipeline)
+    from mmengine.dataset import pseudo_collate
+    with torch.no_grad():
+        out = model.val_step(pseudo_collate([dataset[7]]))[0]
+    assert torch.allclose(scores[7], out.pred_score, atol=1e-5)
+
+    tool.main([CFG, str(ckpt), '--refit', '--batch-size', '500'])
+    table = capsys.readouterr().out
+    assert f'| all | {given.numel()} |' in table
+    with pytest.raises(SystemExit, match='no checkpoint file'):
+        tool.main([CFG, str(tmp_path / 'missing.pth'), '--refit'])

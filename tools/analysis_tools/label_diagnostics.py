@@ -8,9 +8,18 @@ positive and the given negative labels, and for each of the 2K sets the
 mixtures are fit to (class k's given positives / negatives), with each set's
 noise rate and how many wrong labels it had selected as clean.
 
+With ``--refit``, the label state is not read from the checkpoint but made
+from it: the checkpoint's model (any mmpretrain multi-label classifier, e.g.
+a BCE or Mixup baseline) predicts every training instance once, with the
+test pipeline, and the config's ``LabelManagerHook`` (its defaults where the
+config has none) applies Eq. 6-9 to those confidences, exactly as it does
+at the end of a training epoch (one un-augmented view instead of two
+augmented ones). It answers "what would the label manager select from this
+model?", e.g. to tell the selection rule from the model it is given.
+
 Usage:
     python tools/analysis_tools/label_diagnostics.py CONFIG CHECKPOINT \
-        [--json OUT.json]
+        [--refit] [--json OUT.json]
 """
 import argparse
 import json
@@ -20,10 +29,14 @@ import sys
 import numpy as np
 import torch
 from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
-from mmpretrain.registry import DATASETS
+from mmengine.runner import load_checkpoint
+from mmpretrain.registry import DATASETS, MODELS
+from torch.utils.data import DataLoader
 
 import mmbmix  # noqa: F401  (registers the datasets)
+from mmbmix.engine.hooks import LabelManagerHook
 from mmbmix.models.utils.label_refinery import (CLEAN, RELABELED,
                                                 label_diagnostics)
 from mmbmix.utils import register_safe_globals
@@ -36,6 +49,14 @@ def parse_args(argv=None):
     parser.add_argument('config', help='the config the checkpoint was '
                         'trained with')
     parser.add_argument('checkpoint', help='a checkpoint of that training')
+    parser.add_argument(
+        '--refit',
+        action='store_true',
+        help='make the label state from the checkpoint\'s model (one pass '
+        'over the training set, then the config\'s LabelManagerHook rule) '
+        'instead of reading it from the checkpoint')
+    parser.add_argument('--batch-size', type=int, default=256,
+                        help='batch size of the --refit pass')
     parser.add_argument('--json', help='also write the figures here')
     return parser.parse_args(argv)
 
@@ -54,11 +75,23 @@ def load_label_state(path: str):
     return state['label_state'], state['refined_labels']
 
 
+def build_train_set(cfg: Config, pipeline=None):
+    """The config's training set; ``pipeline`` replaces the pipeline of the
+    innermost dataset (the one a ``LabelNoiseDataset`` wraps)."""
+    ds_cfg = cfg.train_dataloader.dataset.copy()
+    if pipeline is not None:
+        inner = ds_cfg
+        while 'dataset' in inner:
+            inner = inner['dataset']
+        inner['pipeline'] = pipeline
+    return DATASETS.build(ds_cfg)
+
+
 def load_labels(cfg_path: str):
     """Given and clean ``(N, K)`` label matrices of the training set."""
     cfg = Config.fromfile(cfg_path)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    dataset = build_train_set(cfg)
     if not hasattr(dataset, 'clean_label_matrix'):
         sys.exit(f'label_diagnostics: the training set of {cfg_path} '
                  f'({type(dataset).__name__}) does not know its clean '
@@ -66,6 +99,61 @@ def load_labels(cfg_path: str):
     given = torch.from_numpy(np.asarray(dataset.label_matrix)).bool()
     true = torch.from_numpy(np.asarray(dataset.clean_label_matrix)).bool()
     return given, true, dataset.metainfo.get('classes')
+
+
+def manager_from_config(cfg: Config) -> LabelManagerHook:
+    """The config's ``LabelManagerHook`` (or one with the defaults), with
+    clean-label selection on even where the config ablates it."""
+    kwargs = {}
+    for hook in cfg.get('custom_hooks', []):
+        if hook.get('type') in ('LabelManagerHook', LabelManagerHook):
+            kwargs = {k: v for k, v in hook.items() if k != 'type'}
+    kwargs['use_clean'] = True
+    return LabelManagerHook(**kwargs)
+
+
+@torch.no_grad()
+def predict_train_set(cfg: Config, checkpoint: str,
+                      batch_size: int = 256) -> torch.Tensor:
+    """``(N, K)`` sigmoid outputs of the checkpoint's model on every
+    training instance, with the test pipeline, in eval mode."""
+    if not osp.isfile(checkpoint):
+        sys.exit(f'label_diagnostics: no checkpoint file {checkpoint}')
+    pipeline = cfg.get('test_pipeline',
+                       cfg.val_dataloader.dataset.get('pipeline'))
+    dataset = build_train_set(cfg, pipeline)
+    model_cfg = cfg.model.copy()
+    if cfg.get('data_preprocessor') is not None:  # as mmengine's Runner
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    model = MODELS.build(model_cfg)
+    register_safe_globals()
+    load_checkpoint(model, checkpoint, map_location='cpu')
+    model.eval()
+    loader = DataLoader(dataset, batch_size=batch_size,
+                        collate_fn=pseudo_collate)
+    scores = None
+    for data in loader:
+        for out in model.val_step(data):
+            if scores is None:
+                scores = torch.full((len(dataset), out.pred_score.numel()),
+                                    float('nan'))
+            scores[out.sample_idx] = out.pred_score.float().cpu()
+    return scores
+
+
+def refit_label_state(cfg: Config, checkpoint: str, given: torch.Tensor,
+                      batch_size: int = 256):
+    """``(label_state, refined_labels)`` that the config's label manager
+    makes from the checkpoint's model (Eq. 6-9)."""
+    manager = manager_from_config(cfg)
+    manager.given = given
+    confidence = predict_train_set(cfg, checkpoint, batch_size)
+    if confidence.shape != given.shape:
+        sys.exit(f'label_diagnostics: the model of {checkpoint} predicts '
+                 f'{confidence.size(1)} classes, the training set has '
+                 f'{given.size(1)}')
+    manager.update(confidence, epoch=max(manager.warmup_epochs, 1))
+    return manager.label_state, manager.refined_labels
 
 
 def set_diagnostics(given, true, label_state, refined, classes=None) -> list:
@@ -122,8 +210,13 @@ def format_table(rows) -> str:
 
 def main(argv=None):
     args = parse_args(argv)
-    label_state, refined = load_label_state(args.checkpoint)
     given, true, classes = load_labels(args.config)
+    if args.refit:
+        label_state, refined = refit_label_state(
+            Config.fromfile(args.config), args.checkpoint, given,
+            args.batch_size)
+    else:
+        label_state, refined = load_label_state(args.checkpoint)
     rows = set_diagnostics(given, true, label_state, refined.bool(), classes)
     print(format_table(rows))
     if args.json:
