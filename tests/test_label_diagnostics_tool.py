@@ -129,3 +129,7 @@ def test_refit_cli_predicts_every_training_instance(tmp_path, capsys,
     assert f'| all | {given.numel()} |' in table
     with pytest.raises(SystemExit, match='no checkpoint file'):
         tool.main([CFG, str(tmp_path / 'missing.pth'), '--refit'])
+    other = tmp_path / 'other.pth'  # another model's weights
+    torch.save({'state_dict': {'backbone.fc.weight': torch.zeros(1)}}, other)
+    with pytest.raises(SystemExit, match='other.pth does not fit the model'):
+        tool.main([CFG, str(other), '--refit'])

@@ -119,15 +119,22 @@ def predict_train_set(cfg: Config, checkpoint: str,
     training instance, with the test pipeline, in eval mode."""
     if not osp.isfile(checkpoint):
         sys.exit(f'label_diagnostics: no checkpoint file {checkpoint}')
-    pipeline = cfg.get('test_pipeline',
-                       cfg.val_dataloader.dataset.get('pipeline'))
+    pipeline = cfg.get('test_pipeline') or cfg.get(
+        'val_dataloader', {}).get('dataset', {}).get('pipeline')
+    if not pipeline:
+        sys.exit('label_diagnostics: --refit needs the config\'s '
+                 'test_pipeline or val_dataloader.dataset.pipeline')
     dataset = build_train_set(cfg, pipeline)
     model_cfg = cfg.model.copy()
     if cfg.get('data_preprocessor') is not None:  # as mmengine's Runner
         model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
     model = MODELS.build(model_cfg)
     register_safe_globals()
-    load_checkpoint(model, checkpoint, map_location='cpu')
+    try:  # strict: a checkpoint of another model is an error, not a warning
+        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+    except (RuntimeError, KeyError) as err:
+        sys.exit(f'label_diagnostics: {checkpoint} does not fit the model '
+                 f'of the config: {str(err).splitlines()[0][:300]}')
     model.eval()
     loader = DataLoader(dataset, batch_size=batch_size,
                         collate_fn=pseudo_collate)
@@ -138,6 +145,8 @@ def predict_train_set(cfg: Config, checkpoint: str,
                 scores = torch.full((len(dataset), out.pred_score.numel()),
                                     float('nan'))
             scores[out.sample_idx] = out.pred_score.float().cpu()
+    if scores is None:
+        sys.exit('label_diagnostics: the training set is empty')
     return scores
 
 
