@@ -138,16 +138,14 @@ def predict_train_set(cfg: Config, checkpoint: str,
     model.eval()
     loader = DataLoader(dataset, batch_size=batch_size,
                         collate_fn=pseudo_collate)
-    scores = None
-    for data in loader:
-        for out in model.val_step(data):
-            if scores is None:
-                scores = torch.full((len(dataset), out.pred_score.numel()),
-                                    float('nan'))
-            scores[out.sample_idx] = out.pred_score.float().cpu()
-    if scores is None:
+    if len(dataset) == 0:
         sys.exit('label_diagnostics: the training set is empty')
-    return scores
+    # the hook's own audit-pass step: val_step -> (sample_idx, scores)
+    idx, scores = map(torch.cat, zip(*(LabelManagerHook._predict(model, data)
+                                       for data in loader)))
+    confidence = torch.full((len(dataset), scores.size(1)), float('nan'))
+    confidence[idx] = scores.float()
+    return confidence
 
 
 def refit_label_state(cfg: Config, checkpoint: str, given: torch.Tensor,
