@@ -17,7 +17,7 @@ class LabelStateDumpHook(Hook):
         hook = next(h for h in runner.hooks if isinstance(h, LabelManagerHook))
         state = hook.state_dict()
         state['sampler_probs'] = hook.sampler.sampling_probs
-        state['weights'] = hook.label_weights()
+        state['weights'] = hook.manager.training_targets()[1]
         torch.save(
             state,
             osp.join(runner.work_dir,

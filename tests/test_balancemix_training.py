@@ -7,10 +7,14 @@ import sys
 
 import pytest
 import torch
+from mmengine.hooks import Hook
 from mmengine.runner import Runner
+from mmpretrain.registry import HOOKS
 
+from mmbmix.engine.confidence import OnlineConfidence, predict
+from mmbmix.engine.hooks import LabelManagerHook
 from mmbmix.models.utils.label_refinery import AMBIGUOUS, CLEAN, RELABELED
-from mmbmix.utils import register_safe_globals
+from mmbmix.utils import register_safe_globals, split_dual_batch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from _bmix_config import ROOT, small_bmix_config  # noqa: E402
@@ -57,10 +61,12 @@ def test_warmup_is_plain_bce_then_labels_are_managed(full_run):
     hook = next(h for h in runner.hooks
                 if type(h).__name__ == 'LabelManagerHook')
     pre = runner.model.data_preprocessor
-    assert torch.equal(pre.refined_labels, hook.refined_labels)
-    assert torch.equal(pre.label_weights, hook.label_weights())
-    assert torch.allclose(hook.sampler.sampling_probs, hook.sampling_probs,
-                          rtol=1e-12, atol=0)
+    targets, weights = hook.manager.training_targets()
+    assert torch.equal(pre.refined_labels, targets)
+    assert torch.equal(pre.label_weights, weights)
+    assert torch.allclose(hook.sampler.sampling_probs,
+                          hook.manager.state.sampling_probs, rtol=1e-12,
+                          atol=0)
 
 
 def _resume_matches(full_dir, part_dir, data_root, **hook_kwargs):
@@ -86,15 +92,13 @@ def test_resume_reproduces_label_states(full_run, tmp_path, data_root):
 
 
 def test_resume_reproduces_online_statistics(tmp_path, data_root):
-    """The default statistics source: the previous epoch's online view is
-    part of the checkpoint, so a resumed run re-labels like an
+    """With the online statistics a resumed run re-labels like an
     uninterrupted one."""
     full_dir = tmp_path / 'full'
     Runner.from_cfg(small_bmix_config(full_dir, data_root, max_epochs=4,
                                       stats_source='online')).train()
-    a, b = _resume_matches(full_dir, tmp_path / 'part', data_root,
-                           stats_source='online')
-    assert torch.equal(a['online_prev'], b['online_prev'])
+    _resume_matches(full_dir, tmp_path / 'part', data_root,
+                    stats_source='online')
 
 
 @pytest.mark.timeout(300)
@@ -121,26 +125,51 @@ def test_two_process_cpu_run_keeps_ranks_identical(tmp_path, data_root,
         if epoch >= 2:
             assert torch.equal(r0['label_state'], r1['label_state'])
             assert torch.equal(r0['refined_labels'], r1['refined_labels'])
-        if stats_source == 'online':
-            assert r0['online_prev'] is not None
-            assert torch.equal(r0['online_prev'], r1['online_prev'])
 
 
-def test_online_statistics_cover_every_instance(tmp_path, data_root):
-    cfg = small_bmix_config(tmp_path, data_root, max_epochs=3, warmup=1,
+@HOOKS.register_module()
+class _BeforeStepProbe(Hook):
+    """Predicts each step's random half before any other hook or the step,
+    and after the step (to show that the step changes the predictions)."""
+    priority = 'HIGHEST'
+
+    def before_train_epoch(self, runner):
+        self.before, self.after = {}, {}
+
+    def _probe(self, runner, data_batch, store):
+        half = {k: split_dual_batch(v)[0] for k, v in data_batch.items()}
+        runner.model.eval()
+        idx, scores = predict(runner.model, half)
+        runner.model.train()
+        store.update(zip(idx.tolist(), scores))
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        self._probe(runner, data_batch, self.before)
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        self._probe(runner, data_batch, self.after)
+
+
+def test_online_statistics_are_taken_before_the_step(tmp_path, data_root):
+    """Each instance's online view is the model's prediction before the
+    optimizer step that trains on it, one view per instance per epoch."""
+    cfg = small_bmix_config(tmp_path, data_root, max_epochs=2, warmup=1,
                             num_images=96, stats_source='online')
+    cfg.optim_wrapper.optimizer.lr = 0.5  # every step moves the outputs
+    cfg.custom_hooks.append(dict(type='_BeforeStepProbe'))
     runner = Runner.from_cfg(cfg)
     runner.train()
-    hook = next(h for h in runner.hooks
-                if type(h).__name__ == 'LabelManagerHook')
-    # Every instance of the random sampler's epoch got one online view.
-    assert torch.equal(hook._online_count, torch.ones(96, dtype=torch.float64))
-    assert hook.online_prev.shape == (96, 10)
-    assert hook.label_state is not None
-    # No audit pass was built or run in online mode.
-    assert not hasattr(hook, '_audit_loader')
-    s2, s3 = _state(tmp_path, 2), _state(tmp_path, 3)
-    assert not torch.equal(s2['online_prev'], s3['online_prev'])
+    hook = next(h for h in runner.hooks if isinstance(h, LabelManagerHook))
+    probe = next(h for h in runner.hooks if isinstance(h, _BeforeStepProbe))
+    assert isinstance(hook.source, OnlineConfidence)
+    assert torch.equal(hook.source.count, torch.ones(96, dtype=torch.float64))
+    before = torch.stack([probe.before[i] for i in range(96)])
+    after = torch.stack([probe.after[i] for i in range(96)])
+    online = hook.source.sum / hook.source.count.unsqueeze(1)
+    assert torch.allclose(online, before, atol=1e-6)
+    assert (online - after).abs().max() > 1e-3
+    assert hook.manager.state.label_state is not None
 
 
 def test_num_classes_mismatch_is_reported(tmp_path, data_root):

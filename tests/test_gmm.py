@@ -170,7 +170,14 @@ def test_posterior_matches_densities(offset):
     ref = _reference_posterior(v, g, params[:3])
     assert post.dtype == torch.float32
     assert ((post > 0.5) == (ref > 0.5)).float().mean() > 0.999
-    assert torch.allclose(post.double(), ref, atol=2e-3)
+    # between the means, the densities' posterior; from the noisy mean on,
+    # 0; below the clean mean, the envelope only ever raises it
+    x = v.double()
+    below = x < params.means[g, 1]
+    inside = below & (x >= params.means[g, 0])
+    assert torch.allclose(post.double()[inside], ref[inside], atol=2e-3)
+    assert torch.all(post.double()[below] >= ref[below] - 2e-3)
+    assert torch.all(post[~below] == 0)
     assert 0.05 < (ref < 0.5).double().mean() < 0.4
     # losses: one quadratic in x; far from 0: centred on each group
     shift = _posterior_table(params, torch.float32, 'cpu')[0]
@@ -212,3 +219,55 @@ def test_offset_data_and_int32_groups():
     post = gmm_posterior(v, g, params)
     assert post.dtype == torch.float64
     assert ((post > 0.5) == torch.arange(1000).lt(800)).float().mean() > 0.99
+
+
+def _params(means, variances, weights):
+    d = torch.float64
+    return GMMParams(torch.tensor(means, dtype=d), torch.tensor(variances,
+                                                               dtype=d),
+                     torch.tensor(weights, dtype=d),
+                     torch.ones(len(means), dtype=torch.bool))
+
+
+def test_wide_clean_component_never_makes_large_losses_clean():
+    """Clean N(1, 0.6^2) at weight 0.8, noisy N(3, 0.1^2): the plain
+    posterior is quadratic in the loss and gives p_G ~ 1 again at 4-8."""
+    params = _params([[1.0, 3.0]], [[0.36, 0.01]], [[0.8, 0.2]])
+    x = torch.tensor([0.05, 1.0, 2.0, 2.9, 3.0, 3.5, 4.0, 5.0, 6.0, 8.0])
+    p = gmm_posterior(x, torch.zeros(len(x), dtype=torch.long), params)
+    assert torch.all(p[:3] > 0.99)  # below the noisy mean: the density ratio
+    assert torch.all(p[x >= 3.0] == 0)  # at or above it: never clean
+    assert torch.all(p[1:] <= p[:-1])
+
+
+def test_clean_prob_on_the_issue_case_is_monotone():
+    """One class's positive losses, 80% from N(1.0, 0.6^2) (clipped at
+    0.01) and 20% from N(3.0, 0.1^2), and four large losses of 4, 5, 6, 8
+    judged by the mixture fitted to the others: all four are not clean."""
+    g = torch.Generator().manual_seed(0)
+    clean = (1.0 + 0.6 * torch.randn(800, generator=g)).clamp(min=0.01)
+    noisy = 3.0 + 0.1 * torch.randn(200, generator=g)
+    fit = torch.cat([clean, noisy])
+    params = fit_gmm_1d(fit, torch.zeros(1000, dtype=torch.long), 1)
+    assert params.variances[0, 0] > params.variances[0, 1]  # wide clean
+    x = torch.cat([fit, torch.tensor([4.0, 5.0, 6.0, 8.0])])
+    p = gmm_posterior(x, torch.zeros(len(x), dtype=torch.long), params)
+    assert torch.all(p[-4:] == 0)
+    order = x.argsort()
+    assert torch.all(p[order][1:] <= p[order][:-1])
+
+
+@pytest.mark.parametrize('seed', range(5))
+def test_posterior_is_non_increasing_for_any_mixture(seed):
+    g = torch.Generator().manual_seed(seed)
+    means = (torch.rand(50, 2, generator=g) * 4).sort(1).values.double()
+    variances = (torch.rand(50, 2, generator=g) * 2 + 1e-3).double()
+    w0 = torch.rand(50, 1, generator=g).double() * 0.9 + 0.05
+    params = GMMParams(means, variances, torch.cat([w0, 1 - w0], 1),
+                       torch.ones(50, dtype=torch.bool))
+    x = torch.linspace(0, 20, 2001).repeat(50)
+    groups = torch.arange(50).repeat_interleave(2001)
+    p = gmm_posterior(x, groups, params).view(50, 2001)
+    assert torch.all(p[:, 1:] <= p[:, :-1] + 1e-6)
+    above = x.view(50, 2001) >= means[:, 1:].float()
+    assert torch.all(p[above] == 0)

@@ -1,11 +1,13 @@
-"""LabelManagerHook.update on synthetic model outputs: Eq. 2-4 always,
-Eq. 6-9 only after the warm-up, and label selection that beats the noise."""
+"""LabelManager.update on synthetic model outputs: Eq. 2-4 always, Eq. 6-9
+only after the warm-up, label selection that beats the noise, and the Table 5
+switches, each changing exactly what its row names."""
+import pytest
 import torch
 
-from mmbmix.engine.hooks import LabelManagerHook
-from mmbmix.models.utils import (class_confidence, instance_score,
-                                 sampling_probs)
-from mmbmix.models.utils.label_refinery import CLEAN, RELABELED
+from mmbmix.models.utils import (LabelManager, class_confidence,
+                                 instance_score, sampling_probs)
+from mmbmix.models.utils.label_refinery import (AMBIGUOUS, CLEAN, CONFIRMED,
+                                                RELABELED)
 
 
 def _noisy_setup(n=3000, k=8, rate=0.3, seed=0):
@@ -19,11 +21,26 @@ def _noisy_setup(n=3000, k=8, rate=0.3, seed=0):
     return given, true, torch.sigmoid(logits)
 
 
+class _View:
+    """The old attribute names over a manager, for the tests below."""
+
+    def __init__(self, manager):
+        self.m = manager
+
+    def update(self, *a, **k):
+        self.m.update(*a, **k)
+
+    def __getattr__(self, name):
+        if name == 'label_weights':
+            return lambda: self.m.training_targets()[1]
+        return getattr(self.m.state, name)
+
+
 def _hook(given, true, **kw):
-    hook = LabelManagerHook(warmup_epochs=2, shot_thresholds=(10**6, 1000),
-                            **kw)
-    hook.given, hook.true = given, true
-    return hook
+    manager = LabelManager(warmup_epochs=2, shot_thresholds=(10**6, 1000),
+                           **kw)
+    manager.reset(given, true)
+    return _View(manager)
 
 
 def test_warmup_updates_sampler_only():
@@ -49,13 +66,16 @@ def test_label_selection_and_relabeling_beat_the_noise():
     assert recall > 0.85
     relabeled = state == RELABELED
     assert relabeled.any()
+    # re-labeled means changed
+    assert torch.all(hook.refined_labels[relabeled] != given[relabeled])
     # Re-labeled labels are mostly corrected to the truth.
     acc = (hook.refined_labels[relabeled] == true[relabeled]).float().mean()
     assert acc > 0.95
     # The weights of Eq. 10 follow from the state.
     w = hook.label_weights().float()
-    assert torch.all(w[clean | relabeled] == 1)
-    amb = ~(clean | relabeled)
+    decided = relabeled | (state == CONFIRMED)
+    assert torch.all(w[clean | decided] == 1)
+    amb = state == AMBIGUOUS
     assert torch.allclose(w[amb], hook.p_clean[amb].float())
 
 
@@ -67,6 +87,8 @@ def test_ablation_without_clean_keeps_given_labels():
     hook = _hook(given, true, use_minority_sampler=False)
     hook.update(conf, epoch=5)
     assert hook.sampling_probs is None and hook.label_state is not None
+    assert hook.m.diagnostics()['few_shot_share'] == pytest.approx(
+        hook.m.diagnostics()['few_shot_share_uniform'])
 
 
 def test_non_finite_outputs_are_rejected():
@@ -79,3 +101,149 @@ def test_non_finite_outputs_are_rejected():
         assert 'non-finite' in str(e)
     else:
         raise AssertionError('NaN outputs must not reach the state')
+
+
+# ------------------------------------------------ Table 5 switches
+def _managed(**switches):
+    """A manager after one managed epoch on 30% flips, and the state it
+    would have with every switch on (the switches do not change Eq. 6-9)."""
+    given, true, conf = _noisy_setup(n=2000)
+    on = LabelManager(warmup_epochs=1)
+    on.reset(given, true)
+    on.update(conf, epoch=1)
+    m = LabelManager(warmup_epochs=1, **switches)
+    m.reset(given, true)
+    m.update(conf, epoch=1)
+    return m, on, given
+
+
+def test_every_switch_on_trains_decisions_and_weights_ambiguous():
+    m, _, given = _managed()
+    targets, weights = m.training_targets()
+    s = m.state.label_state
+    assert torch.equal(targets, m.state.refined_labels)
+    assert (targets != given).sum() == (s == RELABELED).sum() > 0
+    assert torch.all(weights[(s == CLEAN) | (s == RELABELED) |
+                             (s == CONFIRMED)] == 1)
+    amb = s == AMBIGUOUS
+    assert amb.any()
+    assert torch.equal(weights[amb], m.state.p_clean[amb])
+
+
+def test_without_relabel_no_refined_value_reaches_a_target():
+    """Table 5 '+ clean labels' with ambiguous on: the labels Eq. 9 decided
+    are trained as ambiguous, towards their given value, at p_G."""
+    m, on, given = _managed(use_relabel=False)
+    targets, weights = m.training_targets()
+    assert torch.equal(targets, given)  # both halves' targets: given
+    s = on.state.label_state
+    decided = (s == RELABELED) | (s == CONFIRMED)
+    assert decided.any()
+    assert torch.equal(weights[decided], on.state.p_clean[decided])
+    assert torch.all(weights[s == CLEAN] == 1)
+
+
+def test_without_relabel_and_ambiguous_only_clean_labels_train():
+    m, on, given = _managed(use_relabel=False, use_ambiguous=False)
+    targets, weights = m.training_targets()
+    assert torch.equal(targets, given)
+    clean = on.state.label_state == CLEAN
+    assert torch.equal(weights.bool(), clean)
+    assert torch.all(weights[clean] == 1)
+
+
+def test_without_ambiguous_they_weigh_zero():
+    m, on, given = _managed(use_ambiguous=False)
+    targets, weights = m.training_targets()
+    s = on.state.label_state
+    assert torch.equal(targets, on.state.refined_labels)
+    assert torch.all(weights[s == AMBIGUOUS] == 0)
+    assert torch.all(weights[s != AMBIGUOUS] == 1)
+
+
+def test_without_clean_nothing_is_managed():
+    m, _, _ = _managed(use_clean=False)
+    assert m.training_targets() == (None, None)
+    assert m.state.sampling_probs is not None
+
+
+# ------------------------------------------------ no-op re-labels
+def test_a_decision_that_keeps_the_value_is_confirmed_not_relabeled():
+    """Eq. 9 with eps = 0.55 on a non-clean negative predicted 0.1 decides
+    0: confirmed. A non-clean negative predicted 0.9 becomes 1: re-labeled.
+    Eq. 13 counts only the second."""
+    given = torch.zeros(40, 1, dtype=torch.bool)
+    given[:20] = True
+    true = given.clone()
+    true[20] = True  # the 0.9 negative is really positive
+    conf = torch.full((40, 1), 0.8)
+    conf[20:, 0] = torch.linspace(0.05, 0.1, 20)
+    conf[20, 0] = 0.9
+    conf[21, 0] = 0.1
+    m = LabelManager(warmup_epochs=1, relabel_threshold=0.55,
+                     gmm=dict(min_samples=1000))  # unfittable: all clean
+    m.reset(given, true)
+    m.update(conf, epoch=1)
+    assert torch.all(m.state.label_state == CLEAN)
+    # hand the rule two non-clean labels
+    from mmbmix.models.utils import relabel
+    clean = torch.ones(40, 1, dtype=torch.bool)
+    clean[20:22] = False
+    refined, relabeled, confirmed = relabel(conf, given, clean, 0.55)
+    assert relabeled.flatten().nonzero().flatten().tolist() == [20]
+    assert confirmed.flatten().nonzero().flatten().tolist() == [21]
+    assert refined[20, 0] and not refined[21, 0]
+
+
+def test_diagnostics_count_only_changed_labels_as_relabeled():
+    given, true, conf = _noisy_setup(n=2000)
+    m = LabelManager(warmup_epochs=1, relabel_threshold=0.55)
+    m.reset(given, true)
+    m.update(conf, epoch=1)
+    s = m.state.label_state
+    d = m.diagnostics()
+    changed = m.state.refined_labels != given
+    assert d['relabel_frac'] == pytest.approx(changed.float().mean().item())
+    assert d['relabel_proportion'] == pytest.approx(d['relabel_frac'])
+    assert d['confirmed_frac'] == pytest.approx(
+        (s == CONFIRMED).float().mean().item())
+    assert d['confirmed_frac'] > 0 and d['relabel_frac'] > 0
+    acc = (m.state.refined_labels[changed] == true[changed]).float().mean()
+    assert d['relabel_accuracy'] == pytest.approx(acc.item())
+
+
+# ------------------------------------------------ Eq. 3 forms
+def test_score_forms_by_hand():
+    labels = torch.tensor([[1, 0, 0, 0], [1, 1, 0, 0], [0, 0, 0, 0]])
+    P = torch.tensor([0.2, 0.6, 0.9, 0.9])
+    A = torch.tensor([0.9, 0.8, 0.7, 0.5])
+    literal = instance_score(labels, P, A)
+    assert torch.allclose(literal, torch.tensor([0.2 + 0.8 + 0.7 + 0.5,
+                                                 0.2 + 0.6 + 0.7 + 0.5,
+                                                 0.9 + 0.8 + 0.7 + 0.5]))
+    mean = instance_score(labels, P, A, form='mean')
+    assert torch.allclose(mean, torch.tensor([0.2 + 2.0 / 3, 0.4 + 0.6,
+                                              1.0 + 0.725]))
+    with pytest.raises(ValueError, match="form must be 'literal' or 'mean'"):
+        instance_score(labels, P, A, form='sum')
+
+
+def test_mean_form_favours_low_confidence_minority_labels():
+    """K = 50 classes, one rare class the model is unsure of: the literal
+    Eq. 3 barely moves the sampler off uniform, the mean form does."""
+    g = torch.Generator().manual_seed(0)
+    n, k = 5000, 50
+    labels = torch.rand(n, k, generator=g) < 0.05
+    rare = torch.rand(n, generator=g) < 0.02
+    labels[:, 0] = rare
+    conf = torch.where(labels, 0.9, 0.05)
+    conf[:, 0] = torch.where(rare, 0.2, 0.05)
+    shares = {}
+    for form in ('literal', 'mean'):
+        m = LabelManager(score_form=form, shot_thresholds=(10**6, 200))
+        m.reset(labels)
+        m.update(conf, epoch=1)
+        shares[form] = m.diagnostics()['few_shot_share']
+    uniform = rare.float().mean().item()
+    assert shares['literal'] < 1.03 * uniform  # measured 1.016
+    assert shares['mean'] > 1.15 * uniform  # measured 1.194

@@ -2,8 +2,10 @@
 import torch
 
 from mmbmix.models.utils import (class_confidence, instance_score,
-                                 label_diagnostics, label_weights, relabel,
-                                 sampling_probs)
+                                 label_diagnostics, label_states,
+                                 label_weights, relabel, sampling_probs)
+from mmbmix.models.utils.label_refinery import (AMBIGUOUS, CLEAN, CONFIRMED,
+                                                RELABELED)
 
 
 def test_eq2_to_eq4_by_hand():
@@ -31,35 +33,40 @@ def test_sampling_probs_never_nan():
 
 
 def test_eq9_relabel_rule():
-    conf = torch.tensor([[0.99, 0.01, 0.5, 0.99]])
-    labels = torch.tensor([[0, 1, 1, 0]], dtype=torch.bool)
-    clean = torch.tensor([[False, False, False, True]])
-    refined, relabeled = relabel(conf, labels, clean, 0.975)
+    conf = torch.tensor([[0.99, 0.01, 0.5, 0.99, 0.99, 0.01]])
+    labels = torch.tensor([[0, 1, 1, 0, 1, 0]], dtype=torch.bool)
+    clean = torch.tensor([[False, False, False, True, False, False]])
+    refined, relabeled, confirmed = relabel(conf, labels, clean, 0.975)
     # not clean & conf > eps -> 1; not clean & conf < 1-eps -> 0;
-    # in between stays; clean labels are never touched.
-    assert refined.tolist() == [[True, False, True, False]]
-    assert relabeled.tolist() == [[True, True, False, False]]
-    refined, relabeled = relabel(conf, labels, clean, 0.55)
-    assert relabeled.tolist() == [[True, True, False, False]]
-    refined, _ = relabel(torch.tensor([[0.6, 0.4]]),
-                         torch.tensor([[0, 1]], dtype=torch.bool),
-                         torch.zeros(1, 2, dtype=torch.bool), 0.55)
+    # in between stays; clean labels are never touched. Only a changed
+    # value is re-labeled; a decision for the given value is confirmed.
+    assert refined.tolist() == [[True, False, True, False, True, False]]
+    assert relabeled.tolist() == [[True, True, False, False, False, False]]
+    assert confirmed.tolist() == [[False, False, False, False, True, True]]
+    refined, relabeled, _ = relabel(conf, labels, clean, 0.55)
+    assert relabeled.tolist() == [[True, True, False, False, False, False]]
+    refined, _, _ = relabel(torch.tensor([[0.6, 0.4]]),
+                            torch.tensor([[0, 1]], dtype=torch.bool),
+                            torch.zeros(1, 2, dtype=torch.bool), 0.55)
     assert refined.tolist() == [[True, False]]
 
 
 def test_label_weights_and_ablation_switches():
-    clean = torch.tensor([[True, False, False]])
-    relabeled = torch.tensor([[False, True, False]])
-    p_g = torch.tensor([[0.9, 0.3, 0.2]])
-    assert torch.allclose(label_weights(clean, relabeled, p_g),
-                          torch.tensor([[1.0, 1.0, 0.2]]))
-    w = label_weights(clean, relabeled, p_g, use_ambiguous=False)
-    assert w.tolist() == [[1.0, 1.0, 0.0]]
-    w = label_weights(clean, relabeled, p_g, use_relabel=False,
-                      use_ambiguous=False)
-    assert w.tolist() == [[1.0, 0.0, 0.0]]
-    w = label_weights(clean, relabeled, p_g, use_relabel=False)
-    assert torch.allclose(w, torch.tensor([[1.0, 0.3, 0.2]]))
+    # clean, re-labeled, confirmed, ambiguous
+    state = label_states(torch.tensor([[True, False, False, False]]),
+                         torch.tensor([[False, True, False, False]]),
+                         torch.tensor([[False, False, True, False]]))
+    assert state.tolist() == [[CLEAN, RELABELED, CONFIRMED, AMBIGUOUS]]
+    p_g = torch.tensor([[0.9, 0.3, 0.4, 0.2]])
+    assert torch.allclose(label_weights(state, p_g),
+                          torch.tensor([[1.0, 1.0, 1.0, 0.2]]))
+    w = label_weights(state, p_g, use_ambiguous=False)
+    assert w.tolist() == [[1.0, 1.0, 1.0, 0.0]]
+    w = label_weights(state, p_g, use_relabel=False, use_ambiguous=False)
+    assert w.tolist() == [[1.0, 0.0, 0.0, 0.0]]
+    # without re-labeling, Eq. 9's labels are ambiguous: weight p_G
+    w = label_weights(state, p_g, use_relabel=False)
+    assert torch.allclose(w, torch.tensor([[1.0, 0.3, 0.4, 0.2]]))
 
 
 def test_eq12_eq13_diagnostics():

@@ -202,3 +202,62 @@ def test_nan_group_survives_runner_logging(tmp_path):
     assert math.isnan(metrics['multi-label/mAP_many'])
     assert metrics['multi-label/mAP'] == pytest.approx(sk_map(pred, target),
                                                        rel=1e-6)
+
+
+# VOC difficult labels. Class 0 over images A..D: A positive (0.9), D negative
+# (0.85), B difficult only (0.8), C positive (0.7). Ranked A+ D- B? C+:
+# B ignored: A+ D- C+, AP = (1/1 + 2/3) / 2 = 5/6;
+# B negative: A+ D- B- C+, AP = (1/1 + 2/4) / 2 = 3/4;
+# B positive: A+ D- B+ C+, AP = (1/1 + 2/3 + 3/4) / 3 = 29/36.
+# Class 1 (no difficult label): C- (0.9) B+ (0.6) D+ (0.3) A- (0.2), AP =
+# (1/2 + 2/3) / 2 = 7/12.
+VOC_PRED = [[0.9, 0.2], [0.8, 0.6], [0.7, 0.9], [0.85, 0.3]]
+VOC_LABELS = [[0], [1], [0], [1]]
+
+
+def voc_samples(difficult):
+    return [dict(pred_score=torch.tensor(p), gt_label=torch.tensor(t,
+                 dtype=torch.long), gt_label_difficult=d)
+            for p, t, d in zip(VOC_PRED, VOC_LABELS, difficult)]
+
+
+def run_metric(metric, samples):
+    evaluator = Evaluator(metric)
+    evaluator.dataset_meta = dict(classes=['cls0', 'cls1'])
+    evaluator.process(samples)
+    return evaluator.evaluate(len(samples))
+
+
+@pytest.mark.parametrize('as_positive,ap0', [(None, 5 / 6), (False, 3 / 4),
+                                             (True, 29 / 36)])
+def test_voc_difficult_only_label(as_positive, ap0):
+    from mmpretrain.evaluation import VOCAveragePrecision
+    samples = voc_samples([[], [0], [], []])  # B: class 0 only difficult
+    kwargs = {} if as_positive is None else dict(
+        difficult_as_positive=as_positive)  # None: the default
+    res = run_metric(ShotGroupAveragePrecision(per_class=True, **kwargs),
+                     samples)
+    assert res['multi-label/AP/cls0'] == pytest.approx(100 * ap0)
+    assert res['multi-label/AP/cls1'] == pytest.approx(100 * 7 / 12)
+    mAP = 100 * (ap0 + 7 / 12) / 2
+    assert res['multi-label/mAP'] == pytest.approx(mAP)
+    voc = run_metric(VOCAveragePrecision(difficult_as_positive=as_positive),
+                     samples)
+    assert voc['multi-label/mAP'] == pytest.approx(mAP, rel=1e-6)
+
+
+def test_voc_difficult_and_regular_label_stays_positive():
+    from mmpretrain.evaluation import VOCAveragePrecision
+    # C has a difficult and a regular class-0 object: it stays positive, AP
+    # 3/4 as without the difficult label (ignoring C would give A+ D- B-, 1).
+    samples = voc_samples([[], [], [0], []])
+    res = run_metric(ShotGroupAveragePrecision(per_class=True), samples)
+    assert res['multi-label/AP/cls0'] == pytest.approx(100 * 3 / 4)
+    assert res['multi-label/AP/cls1'] == pytest.approx(100 * 7 / 12)
+    voc = run_metric(VOCAveragePrecision(), samples)
+    assert voc['multi-label/mAP'] == pytest.approx(
+        res['multi-label/mAP'], rel=1e-6)
+    # a tensor field works too
+    samples[2]['gt_label_difficult'] = torch.tensor([0])
+    assert run_metric(ShotGroupAveragePrecision(per_class=True),
+                      samples) == res

@@ -11,8 +11,8 @@ noise rate and how many wrong labels it had selected as clean.
 With ``--refit``, the label state is not read from the checkpoint but made
 from it: the checkpoint's model (any mmpretrain multi-label classifier, e.g.
 a BCE or Mixup baseline) predicts every training instance once, with the
-test pipeline, and the config's ``LabelManagerHook`` (its defaults where the
-config has none) applies Eq. 6-9 to those confidences, exactly as it does
+test pipeline, and the ``LabelManager`` of the config's ``LabelManagerHook``
+(its defaults where the config has none) applies Eq. 6-9 to those confidences, exactly as it does
 at the end of a training epoch (one un-augmented view instead of two
 augmented ones). It answers "what would the label manager select from this
 model?", e.g. to tell the selection rule from the model it is given.
@@ -36,7 +36,8 @@ from mmpretrain.registry import DATASETS, MODELS
 from torch.utils.data import DataLoader
 
 import mmbmix  # noqa: F401  (registers the datasets)
-from mmbmix.engine.hooks import LabelManagerHook
+from mmbmix.engine.confidence import predict
+from mmbmix.models.utils import LabelManager
 from mmbmix.models.utils.label_refinery import (CLEAN, RELABELED,
                                                 label_diagnostics)
 from mmbmix.utils import register_safe_globals
@@ -101,15 +102,21 @@ def load_labels(cfg_path: str):
     return given, true, dataset.metainfo.get('classes')
 
 
-def manager_from_config(cfg: Config) -> LabelManagerHook:
-    """The config's ``LabelManagerHook`` (or one with the defaults), with
-    clean-label selection on even where the config ablates it."""
+HOOK_ONLY = ('stats_source', 'num_views', 'batch_size', 'num_workers',
+             'allow_label_change', 'priority')
+
+
+def manager_from_config(cfg: Config) -> LabelManager:
+    """The ``LabelManager`` of the config's ``LabelManagerHook`` (the
+    defaults where it has none), with clean-label selection on even where
+    the config ablates it."""
     kwargs = {}
     for hook in cfg.get('custom_hooks', []):
-        if hook.get('type') in ('LabelManagerHook', LabelManagerHook):
-            kwargs = {k: v for k, v in hook.items() if k != 'type'}
+        if hook.get('type') == 'LabelManagerHook':
+            kwargs = {k: v for k, v in hook.items()
+                      if k != 'type' and k not in HOOK_ONLY}
     kwargs['use_clean'] = True
-    return LabelManagerHook(**kwargs)
+    return LabelManager(**kwargs)
 
 
 @torch.no_grad()
@@ -140,8 +147,8 @@ def predict_train_set(cfg: Config, checkpoint: str,
                         collate_fn=pseudo_collate)
     if len(dataset) == 0:
         sys.exit('label_diagnostics: the training set is empty')
-    # the hook's own audit-pass step: val_step -> (sample_idx, scores)
-    idx, scores = map(torch.cat, zip(*(LabelManagerHook._predict(model, data)
+    # the audit pass's own step: val_step -> (sample_idx, scores)
+    idx, scores = map(torch.cat, zip(*(predict(model, data)
                                        for data in loader)))
     confidence = torch.full((len(dataset), scores.size(1)), float('nan'))
     confidence[idx] = scores.float()
@@ -153,14 +160,14 @@ def refit_label_state(cfg: Config, checkpoint: str, given: torch.Tensor,
     """``(label_state, refined_labels)`` that the config's label manager
     makes from the checkpoint's model (Eq. 6-9)."""
     manager = manager_from_config(cfg)
-    manager.given = given
+    manager.reset(given)
     confidence = predict_train_set(cfg, checkpoint, batch_size)
     if confidence.shape != given.shape:
         sys.exit(f'label_diagnostics: the model of {checkpoint} predicts '
                  f'{confidence.size(1)} classes, the training set has '
                  f'{given.size(1)}')
     manager.update(confidence, epoch=max(manager.warmup_epochs, 1))
-    return manager.label_state, manager.refined_labels
+    return manager.state.label_state, manager.state.refined_labels
 
 
 def set_diagnostics(given, true, label_state, refined, classes=None) -> list:

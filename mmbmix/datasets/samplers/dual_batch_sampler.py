@@ -7,6 +7,8 @@ from mmengine.dist import get_dist_info, sync_random_seed
 from mmpretrain.registry import DATA_SAMPLERS
 from torch.utils.data import BatchSampler, Sampler
 
+from mmbmix.utils.dual_batch import join_dual_batch
+
 
 @DATA_SAMPLERS.register_module()
 class DualBatchSampler(BatchSampler):
@@ -122,5 +124,5 @@ class DualBatchSampler(BatchSampler):
         start = 0
         for batch in random_batches:
             end = start + len(batch)
-            yield batch + minority[start:end]
+            yield join_dual_batch(batch, minority[start:end])
             start = end

@@ -79,6 +79,12 @@ class ShotGroupAveragePrecision(AveragePrecision):
             ``mAP`` (and per-class AP) is reported.
         per_class (bool): also report the AP of every class. Defaults to
             False.
+        difficult_as_positive (bool, optional): VOC protocol, as
+            mmpretrain's ``VOCAveragePrecision``, for samples with a
+            ``gt_label_difficult`` field: a class that is only difficult in
+            an image (not also in its ``gt_label``) is ignored in that class's
+            AP (None, the default), a positive (True) or a negative (False).
+            Samples without the field are unaffected.
         collect_device (str): 'cpu' or 'gpu'. Defaults to 'cpu'.
         prefix (str, optional): metric name prefix. Defaults to
             ``'multi-label'``.
@@ -90,6 +96,7 @@ class ShotGroupAveragePrecision(AveragePrecision):
                  class_counts: Optional[Sequence[int]] = None,
                  train_ann_file: Optional[str] = None,
                  per_class: bool = False,
+                 difficult_as_positive: Optional[bool] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(
@@ -105,6 +112,7 @@ class ShotGroupAveragePrecision(AveragePrecision):
                              'or train_ann_file, not both')
         self.many_thr, self.few_thr = shot_thresholds
         self.per_class = per_class
+        self.difficult_as_positive = difficult_as_positive
         self.class_names: Optional[List[str]] = None
         if train_ann_file is not None:
             class_counts, self.class_names = count_positive_labels(
@@ -134,6 +142,23 @@ class ShotGroupAveragePrecision(AveragePrecision):
         if names is None or len(names) != num_classes:
             names = [str(k) for k in range(num_classes)]
         return list(names)
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        """As :class:`AveragePrecision`, then VOC's difficult labels."""
+        super().process(data_batch, data_samples)
+        if self.difficult_as_positive is False or not data_samples:
+            return
+        for sample, result in zip(data_samples,
+                                  self.results[-len(data_samples):]):
+            if 'gt_label_difficult' not in sample:
+                continue
+            target = result['gt_score']
+            difficult = torch.zeros_like(target, dtype=torch.bool)
+            difficult[torch.as_tensor(sample['gt_label_difficult'],
+                                      dtype=torch.long).reshape(-1)] = True
+            # -1 targets are dropped by mmpretrain's ``_average_precision``
+            target[difficult & (target != 1)] = \
+                1 if self.difficult_as_positive else -1
 
     def compute_metrics(self, results: List) -> dict:
         """mAP overall, per shot group and, optionally, per class."""

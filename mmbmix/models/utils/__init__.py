@@ -1,16 +1,17 @@
 from .data_preprocessor import BalanceMixDataPreprocessor
 from .gmm import fit_gmm_1d, fit_gmm_binned, gmm_posterior
-from .loss_histogram import LossHistogram
+from .label_manager import LabelManager, LabelState
 from .label_refinery import (clean_prob, label_bce, label_diagnostics,
-                             label_groups, label_weights, relabel)
+                             label_groups, label_states, label_weights,
+                             relabel)
+from .loss_histogram import LossHistogram
 from .minority_mixup import MinorityMixup
 from .minority_score import class_confidence, instance_score, sampling_probs
 
 __all__ = [
-    'BalanceMixDataPreprocessor', 'MinorityMixup', 'fit_gmm_1d',
-    'fit_gmm_binned', 'LossHistogram',
+    'BalanceMixDataPreprocessor', 'MinorityMixup', 'LabelManager',
+    'LabelState', 'fit_gmm_1d', 'fit_gmm_binned', 'LossHistogram',
     'gmm_posterior', 'clean_prob', 'label_bce', 'label_groups',
-    'label_diagnostics',
-    'label_weights', 'relabel', 'class_confidence', 'instance_score',
-    'sampling_probs'
+    'label_diagnostics', 'label_states', 'label_weights', 'relabel',
+    'class_confidence', 'instance_score', 'sampling_probs'
 ]

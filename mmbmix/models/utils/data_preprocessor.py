@@ -5,6 +5,8 @@ import torch
 from mmpretrain.models.utils import ClsDataPreprocessor
 from mmpretrain.registry import BATCH_AUGMENTS, MODELS
 
+from mmbmix.utils import split_dual_batch
+
 
 @MODELS.register_module()
 class BalanceMixDataPreprocessor(ClsDataPreprocessor):
@@ -46,12 +48,13 @@ class BalanceMixDataPreprocessor(ClsDataPreprocessor):
         self.refined_labels: Optional[torch.Tensor] = None
         self.label_weights: Optional[torch.Tensor] = None
 
-    def set_label_state(self, refined_labels: Optional[torch.Tensor],
-                        label_weights: Optional[torch.Tensor]) -> None:
-        """Install the label manager's ``(N, K)`` refined labels and weights
-        (None for both returns to the given labels with weight 1)."""
-        self.refined_labels = refined_labels
-        self.label_weights = label_weights
+    def set_label_state(self, targets: Optional[torch.Tensor],
+                        weights: Optional[torch.Tensor]) -> None:
+        """Install the label manager's ``(N, K)`` training targets and
+        weights (``LabelManager.training_targets``); None for both returns
+        to the given labels with weight 1."""
+        self.refined_labels = targets
+        self.label_weights = weights
 
     def forward(self, data: dict, training: bool = False) -> dict:
         data = super().forward(data, training=False)
@@ -61,13 +64,16 @@ class BalanceMixDataPreprocessor(ClsDataPreprocessor):
         targets = torch.stack([s.gt_score for s in samples]).float()
         weights = torch.ones_like(targets)
         if self.refined_labels is not None:
+            # labels are refined before mixing, both halves (Eq. 5, 9)
             idx = torch.tensor([s.sample_idx for s in samples])
             targets = self.refined_labels[idx].to(targets)
             weights = self.label_weights[idx].to(targets)
         inputs, targets, _ = self.mixer(data['inputs'], targets)
-        b = inputs.size(0)
-        # One DataSample per mixed instance, as ClsDataPreprocessor does.
-        for sample, target, weight in zip(samples[:b], targets, weights[:b]):
+        # One DataSample per mixed instance; a mixed instance's label
+        # weights are those of its random instance.
+        samples, _ = split_dual_batch(samples)
+        weights, _ = split_dual_batch(weights)
+        for sample, target, weight in zip(samples, targets, weights):
             sample.set_gt_score(target)
             sample.set_field(weight, 'label_weight')
-        return dict(inputs=inputs, data_samples=samples[:b])
+        return dict(inputs=inputs, data_samples=samples)

@@ -234,9 +234,14 @@ def _fit_atoms(bins, atoms, lo, scale, max_iter, tol, reg_covar, min_samples,
 def gmm_posterior(values: Tensor, groups: Tensor, params: GMMParams) -> Tensor:
     """Posterior p_G of the smaller-mean component for each value (Eq. 8).
 
-    Decisions: values of groups that were not fitted get 1.0 (too small or
-    too uniform sets are clean); non-finite values (NaN/inf losses) get 0.0
-    (a NaN loss is not clean). The result is never NaN.
+    p_G is made non-increasing in the value (the spec's decision): a value at
+    or above the noisy component's mean gets 0 (with a wider clean component
+    the plain posterior rises again for very large losses), and below the
+    vertex of a concave logit (a wider noisy component) p_G keeps its
+    maximum. Elsewhere it is the plain two-Gaussian posterior, as sklearn's
+    ``predict_proba``. Values of groups that were not fitted get 1.0 (too
+    small or too uniform sets are clean); non-finite values (NaN/inf losses)
+    get 0.0. The result is never NaN.
 
     Args:
         values (Tensor): ``(L,)`` values, e.g. BCE losses of the labels.
@@ -254,20 +259,23 @@ def gmm_posterior(values: Tensor, groups: Tensor, params: GMMParams) -> Tensor:
                          f'{tuple(values.shape)} but groups has shape '
                          f'{tuple(groups.shape)}')
     dtype = torch.promote_types(values.dtype, torch.float32)
-    shift, a, b, c = _posterior_table(params, dtype, values.device)
+    shift, a, b, c, lo, hi = _posterior_table(params, dtype, values.device)
     prob = torch.empty(values.shape, dtype=dtype, device=values.device)
 
     def part(ch: slice) -> None:
         g, t = groups[ch], values[ch].to(dtype)
         if shift is not None:  # t = value - mean of component 0
-            buf = torch.index_select(shift, 0, g)
-            t = torch.sub(t, buf, out=buf)
+            t = t - torch.index_select(shift, 0, g)
+        upper = torch.index_select(hi, 0, g)
+        noisy = t >= upper  # at or above the noisy mean: never clean
+        t = torch.maximum(t, torch.index_select(lo, 0, g))
         out = torch.index_select(a, 0, g, out=prob[ch])
         buf = torch.index_select(b, 0, g)
         out = torch.addcmul(buf, out, t, out=out)  # a t + b
         buf = torch.index_select(c, 0, g, out=buf)
         torch.addcmul(buf, out, t, out=out)  # (a t + b) t + c
         out.sigmoid_()  # logit p_G = (a t + b) t + c
+        out.masked_fill_(noisy, 0.0)
 
     _map(part, _chunks(len(values), values.device))
     # Finite values and finite a, b make no NaN (c = inf only where
@@ -572,8 +580,9 @@ def _posterior_table(p: GMMParams, dtype: torch.dtype, device):
     spread). Unfitted groups get a = b = 0, c = inf, i.e. p_G = 1.
 
     Returns:
-        tuple: ``shift`` (G,) or None, and ``a``, ``b``, ``c`` (G,), in
-        ``dtype`` on ``device``.
+        tuple: ``shift`` (G,) or None; ``a``, ``b``, ``c`` (G,); and the
+        bounds ``lo``, ``hi`` (G,) of the monotone envelope in the frame of
+        ``t``; in ``dtype`` on ``device``.
     """
     mu0, mu1 = p.means.double().unbind(1)
     v0, v1 = p.variances.double().unbind(1)
@@ -594,7 +603,14 @@ def _posterior_table(p: GMMParams, dtype: torch.dtype, device):
         shift = torch.where(fitted, mu0, 0.0)
     else:
         b, c = b_x, c_x
+    # Monotone envelope, in the frame of t: values are clamped from below at
+    # the vertex of a concave logit (a < 0: its maximum lies left of the
+    # clean mean), and p_G is 0 from the noisy mean (t = hi) on.
+    origin = torch.zeros_like(mu0) if shift is not None else mu0
+    vertex = -0.5 * b / torch.where(a < 0, a, -1.0)
+    lo = torch.where(fitted & (a < 0), vertex, -math.inf)
+    hi = torch.where(fitted, origin + delta, math.inf)
     a, b = (torch.where(fitted, t, 0.0) for t in (a, b))
     c = torch.where(fitted, c, math.inf)
     return tuple(None if t is None else t.to(device, dtype)
-                 for t in (shift, a, b, c))
+                 for t in (shift, a, b, c, lo, hi))

@@ -1,15 +1,16 @@
 """Fine-grained label-wise management (BalanceMix Eq. 6-9, 12-13).
 
 Pure tensor functions over ``(N, K)`` matrices; each equation lives in one of
-them. The :class:`~mmbmix.engine.hooks.LabelManagerHook` calls them once per
-epoch.
+them. :class:`~mmbmix.models.utils.LabelManager` calls them once per epoch.
 """
 import torch
 
 from .gmm import fit_gmm_1d, gmm_posterior
 
-# Label reliability codes, as stored in ``LabelManagerHook`` state.
-CLEAN, RELABELED, AMBIGUOUS = 0, 1, 2
+# Label reliability codes, as stored in the label manager's state. RELABELED:
+# Eq. 9 changed the label's value; CONFIRMED: Eq. 9 decided for the value it
+# already had (trained at weight 1, not in the set R of Eq. 13).
+CLEAN, RELABELED, AMBIGUOUS, CONFIRMED = 0, 1, 2, 3
 
 
 def label_bce(probs: torch.Tensor,
@@ -61,9 +62,8 @@ def relabel(confidence: torch.Tensor, labels: torch.Tensor,
             clean: torch.Tensor, threshold: float):
     """Re-label non-clean labels from confident predictions (Eq. 9).
 
-    For a label that is not clean, the mean confidence over two
-    independently augmented views above ``threshold`` makes it 1, below
-    ``1 - threshold`` makes it 0.
+    For a label that is not clean, the mean confidence over the views above
+    ``threshold`` decides 1, below ``1 - threshold`` decides 0.
 
     Args:
         confidence (Tensor): ``(N, K)`` mean sigmoid output over the views.
@@ -72,43 +72,52 @@ def relabel(confidence: torch.Tensor, labels: torch.Tensor,
         threshold (float): epsilon of Eq. 9, in (0.5, 1).
 
     Returns:
-        tuple[Tensor, Tensor]: the refined labels ``(N, K)`` bool and the
-        re-labeled mask ``(N, K)`` bool.
+        tuple[Tensor, Tensor, Tensor]: the refined labels ``(N, K)`` bool;
+        the re-labeled mask (a decision that changes the value: the set R of
+        Eq. 13); the confirmed mask (a decision equal to the given value).
     """
+    given = labels.bool()
     up = ~clean & (confidence > threshold)
     down = ~clean & (confidence < 1 - threshold)
-    refined = (labels.bool() | up) & ~down
-    return refined, up | down
+    refined = (given | up) & ~down
+    relabeled = refined != given
+    return refined, relabeled, (up | down) & ~relabeled
 
 
-def label_weights(clean: torch.Tensor,
-                  relabeled: torch.Tensor,
+def label_weights(label_state: torch.Tensor,
                   p_clean: torch.Tensor,
                   use_relabel: bool = True,
                   use_ambiguous: bool = True) -> torch.Tensor:
     """Per-label loss weight of Eq. 10.
 
-    Clean and re-labeled labels weigh 1, ambiguous labels (neither) weigh
-    ``p_G``. With an ablation switch off, the labels of that kind weigh 0
-    (Table 5: "+ Clean labels" trains on the clean labels alone).
+    Clean labels weigh 1; labels decided by Eq. 9 (re-labeled or confirmed)
+    weigh 1 with ``use_relabel``; every other label is ambiguous and weighs
+    ``p_G`` with ``use_ambiguous``, else 0. Without re-labeling the labels
+    Eq. 9 decided are ambiguous (Table 5: each switch changes exactly its
+    row).
 
     Args:
-        clean, relabeled (Tensor): ``(N, K)`` bool masks.
+        label_state (Tensor): ``(N, K)`` codes from :func:`label_states`.
         p_clean (Tensor): ``(N, K)`` ``p_G``.
-        use_relabel (bool): train on re-labeled labels.
+        use_relabel (bool): train on the labels Eq. 9 decided. Defaults to
+            True.
         use_ambiguous (bool): train on ambiguous labels weighted by ``p_G``.
+            Defaults to True.
     """
-    relabeled = relabeled & use_relabel
-    ambiguous = ~clean & ~relabeled
-    w = (clean | relabeled).float()
+    decided = (label_state == RELABELED) | (label_state == CONFIRMED)
+    trained = (label_state == CLEAN) | (decided & use_relabel)
+    w = trained.float()
     if use_ambiguous:
-        w = w + ambiguous.float() * p_clean.float()
+        w = torch.where(trained, w, p_clean.float())
     return w
 
 
-def label_states(clean: torch.Tensor, relabeled: torch.Tensor) -> torch.Tensor:
-    """``(N, K)`` uint8 codes: ``CLEAN``, ``RELABELED`` or ``AMBIGUOUS``."""
+def label_states(clean: torch.Tensor, relabeled: torch.Tensor,
+                 confirmed: torch.Tensor) -> torch.Tensor:
+    """``(N, K)`` uint8 codes: ``CLEAN``, ``RELABELED``, ``CONFIRMED`` or
+    ``AMBIGUOUS``."""
     states = torch.full(clean.shape, AMBIGUOUS, dtype=torch.uint8)
+    states[confirmed] = CONFIRMED
     states[relabeled] = RELABELED
     states[clean] = CLEAN
     return states
@@ -129,7 +138,8 @@ def label_diagnostics(given: torch.Tensor, true: torch.Tensor,
 
     Returns:
         dict: ``precision``, ``recall``, ``relabel_proportion`` and
-        ``relabel_accuracy`` in [0, 1] (NaN where a denominator is 0).
+        ``relabel_accuracy`` in [0, 1] (NaN where a denominator is 0). R
+        holds only labels whose value changed.
     """
     correct = given.bool() == true.bool()
     hit = (clean & correct).sum().item()

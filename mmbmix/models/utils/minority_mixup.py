@@ -3,6 +3,8 @@ import torch
 from mmpretrain.registry import BATCH_AUGMENTS
 from torch.distributions import Beta
 
+from mmbmix.utils import split_dual_batch
+
 
 @BATCH_AUGMENTS.register_module()
 class MinorityMixup:
@@ -44,15 +46,13 @@ class MinorityMixup:
             tuple[Tensor, Tensor, Tensor]: mixed inputs ``(B, ...)``, mixed
             targets ``(B, K)`` and ``lam`` ``(B,)``.
         """
-        if inputs.size(0) % 2 or inputs.size(0) != targets.size(0):
-            raise ValueError(
-                'MinorityMixup expects a batch of a random half and an equal '
-                f'minority half; got {inputs.size(0)} inputs and '
-                f'{targets.size(0)} targets (use DualBatchSampler)')
-        b = inputs.size(0) // 2
-        lam = self.sample_lambda(b, inputs.device)
+        if inputs.size(0) != targets.size(0):
+            raise ValueError(f'MinorityMixup: {inputs.size(0)} inputs but '
+                             f'{targets.size(0)} targets')
+        (x_r, x_m), (y_r, y_m) = map(split_dual_batch, (inputs, targets))
+        lam = self.sample_lambda(x_r.size(0), inputs.device)
         lam_x = lam.view(-1, *([1] * (inputs.dim() - 1))).to(inputs.dtype)
-        mixed = lam_x * inputs[:b] + (1 - lam_x) * inputs[b:]
+        mixed = lam_x * x_r + (1 - lam_x) * x_m
         lam_y = lam.view(-1, 1).to(targets.dtype)
-        mixed_targets = lam_y * targets[:b] + (1 - lam_y) * targets[b:]
+        mixed_targets = lam_y * y_r + (1 - lam_y) * y_m
         return mixed, mixed_targets, lam

@@ -34,23 +34,41 @@ def class_confidence(probs: torch.Tensor, labels: torch.Tensor):
     return P, A
 
 
-def instance_score(labels: torch.Tensor, P: torch.Tensor,
-                   A: torch.Tensor) -> torch.Tensor:
+def instance_score(labels: torch.Tensor,
+                   P: torch.Tensor,
+                   A: torch.Tensor,
+                   form: str = 'literal') -> torch.Tensor:
     """Confidence score of each instance (Eq. 3).
 
-    ``Score(x) = sum_k [y_k = 1] P(k) + [y_k = 0] A(k)``, as one
-    matrix-vector product: ``y @ (P - A) + sum_k A(k)``.
+    ``form='literal'`` is the paper's Eq. 3 as written,
+    ``Score(x) = sum_k [y_k = 1] P(k) + [y_k = 0] A(k)`` (one matrix-vector
+    product: ``y @ (P - A) + sum_k A(k)``); its sum over the negatives makes
+    it close to K for every instance. ``form='mean'`` weighs an instance's
+    positive and negative labels comparably: the mean of ``P`` over its
+    positives plus the mean of ``A`` over its negatives (a part with no
+    label counts 1, full confidence). See ``docs/implementation_notes.md``.
 
     Args:
         labels (Tensor): ``(N, K)`` given labels.
         P (Tensor): ``(K,)`` presence confidence from :func:`class_confidence`.
         A (Tensor): ``(K,)`` absence confidence.
+        form (str): ``'literal'`` or ``'mean'``. Defaults to ``'literal'``.
 
     Returns:
         Tensor: ``(N,)`` scores.
     """
     P, A = P.float(), A.float()
-    return labels.float() @ (P - A) + A.sum()
+    y = labels.float()
+    if form == 'literal':
+        return y @ (P - A) + A.sum()
+    if form != 'mean':
+        raise ValueError(f"instance_score: form must be 'literal' or 'mean', "
+                         f'got {form!r}')
+    n_pos = y.sum(1)
+    n_neg = y.size(1) - n_pos
+    pos = torch.where(n_pos > 0, (y @ P) / n_pos.clamp(min=1), 1.0)
+    neg = torch.where(n_neg > 0, (A.sum() - y @ A) / n_neg.clamp(min=1), 1.0)
+    return pos + neg
 
 
 def sampling_probs(score: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:

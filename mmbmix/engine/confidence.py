@@ -1,0 +1,114 @@
+"""Where the label manager's confidences come from (BalanceMix Eq. 2, 6, 9).
+
+Two sources, each giving the ``(N, K)`` mean sigmoid output of the model on
+every training instance, identical on every rank:
+
+- :class:`AuditConfidence`, the paper's: after the epoch, ``num_views``
+  eval-mode passes over the training set, each view augmented independently
+  by the training pipeline (RandAugment where it has one); Eq. 9's two views
+  are two such passes under the same model.
+- :class:`OnlineConfidence`: during the epoch, one eval-mode forward of each
+  step's random half *before* that step's optimizer update, on the view the
+  training pipeline has just made; Eq. 9 then averages over this one view.
+"""
+from typing import Optional, Tuple
+
+import torch
+from mmengine.dist import all_reduce, get_dist_info
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from mmbmix.utils import split_dual_batch
+
+
+def predict(model, data: dict) -> Tuple[Tensor, Tensor]:
+    """Instance indices ``(B,)`` and float64 CPU sigmoid outputs ``(B, K)``
+    of one batch, through the model's ``val_step`` (eval transforms of the
+    data preprocessor, no mixing). ``data`` is left as it was (the data
+    preprocessor writes labels into the samples it is given)."""
+    samples = [s.clone() for s in data['data_samples']]
+    outputs = model.val_step(dict(data, data_samples=samples))
+    idx = torch.tensor([o.sample_idx for o in outputs])
+    scores = torch.stack([o.pred_score for o in outputs])
+    return idx, scores.double().cpu()
+
+
+class AuditConfidence:
+    """The audit pass: ``num_views`` augmented views after each epoch.
+
+    Args:
+        loader (DataLoader): the training dataloader (its dataset, collate
+            function and workers are reused).
+        num_views (int): views per instance. Defaults to 2 (Eq. 9).
+        batch_size (int, optional): defaults to the random half's size.
+        num_workers (int, optional): defaults to the training loader's.
+    """
+
+    def __init__(self,
+                 loader: DataLoader,
+                 num_views: int = 2,
+                 batch_size: Optional[int] = None,
+                 num_workers: Optional[int] = None) -> None:
+        rank, world = get_dist_info()
+        workers = loader.num_workers if num_workers is None else num_workers
+        self.num_views = num_views
+        self.loader = DataLoader(
+            loader.dataset,
+            batch_size=batch_size or loader.batch_sampler.batch_size,
+            sampler=range(rank, len(loader.dataset), world),
+            num_workers=workers,
+            collate_fn=loader.collate_fn,
+            persistent_workers=workers > 0)
+
+    @torch.no_grad()
+    def __call__(self, model, shape) -> Tensor:
+        """``(N, K)`` float32 mean over the views, summed over ranks."""
+        was_training = model.training
+        model.eval()
+        total = torch.zeros(shape, dtype=torch.float64)
+        for _ in range(self.num_views):
+            for data in self.loader:
+                total.index_add_(0, *predict(model, data))
+        model.train(was_training)
+        all_reduce(total, op='sum')
+        return (total / self.num_views).float()
+
+
+class OnlineConfidence:
+    """One view per instance, recorded before the step that trains on it.
+
+    :meth:`record` is called with each training batch before the model's
+    ``train_step`` (``before_train_iter``); every instance must pass through
+    the random half once per epoch (a random sampler without
+    ``drop_last``).
+    """
+
+    def reset(self, shape) -> None:
+        """Start an epoch for ``(N, K)`` labels."""
+        self.sum = torch.zeros(shape, dtype=torch.float64)
+        self.count = torch.zeros(shape[0], dtype=torch.float64)
+
+    @torch.no_grad()
+    def record(self, model, data_batch: dict) -> None:
+        """Predict the batch's random half in eval mode."""
+        half = {key: split_dual_batch(value)[0]
+                for key, value in data_batch.items()}
+        was_training = model.training
+        model.eval()
+        idx, scores = predict(model, half)
+        model.train(was_training)
+        self.sum.index_add_(0, idx, scores)
+        self.count.index_add_(0, idx, torch.ones(len(idx)).double())
+
+    def __call__(self, model=None, shape=None) -> Tensor:
+        """``(N, K)`` float32 mean of the recorded views over ranks."""
+        all_reduce(self.sum, op='sum')
+        all_reduce(self.count, op='sum')
+        unseen = int((self.count == 0).sum())
+        if unseen:
+            raise RuntimeError(
+                f'LabelManagerHook: {unseen} training instances never came '
+                "through the random half this epoch; stats_source='online' "
+                'needs a random sampler without drop_last (or use '
+                "stats_source='audit')")
+        return (self.sum / self.count.unsqueeze(1)).float()

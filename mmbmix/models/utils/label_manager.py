@@ -1,0 +1,265 @@
+"""The BalanceMix label manager (Eq. 2-10, 12-13) as a plain object.
+
+It owns the per-label state in one place, :class:`LabelState`, and turns the
+model's confidences into that state once per epoch. It knows nothing about
+runners or loaders: :class:`~mmbmix.engine.hooks.LabelManagerHook` feeds it
+and hands its outputs to the sampler and the data preprocessor, the way
+mmpretrain's ``EMAHook`` drives an averaged model. Decisions and figures:
+``docs/implementation_notes.md``.
+"""
+import dataclasses
+import hashlib
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from .label_refinery import (AMBIGUOUS, CLEAN, CONFIRMED, RELABELED,
+                             clean_prob, label_bce, label_diagnostics,
+                             label_states, label_weights, relabel)
+from .minority_score import class_confidence, instance_score, sampling_probs
+
+SCORE_FORMS = ('literal', 'mean')
+
+
+@dataclass
+class LabelState:
+    """Everything the label manager keeps between epochs (and saves).
+
+    Attributes:
+        sampling_probs (Tensor | None): ``(N,)`` float64 minority sampling
+            probabilities (Eq. 4); None: uniform.
+        refined_labels (Tensor | None): ``(N, K)`` bool labels after Eq. 9.
+        label_state (Tensor | None): ``(N, K)`` uint8 codes ``CLEAN``,
+            ``RELABELED``, ``CONFIRMED``, ``AMBIGUOUS``; None before the
+            first managed epoch.
+        p_clean (Tensor | None): ``(N, K)`` float16 ``p_G`` (Eq. 8).
+    """
+    sampling_probs: Optional[Tensor] = None
+    refined_labels: Optional[Tensor] = None
+    label_state: Optional[Tensor] = None
+    p_clean: Optional[Tensor] = None
+
+    @staticmethod
+    def names():
+        return tuple(f.name for f in dataclasses.fields(LabelState))
+
+
+class LabelManager:
+    """Minority statistics and fine-grained label-wise management.
+
+    From the mean sigmoid confidence of the model on every training instance
+    (``(N, K)``, over the views of Eq. 9), :meth:`update`:
+
+    1. computes P(k), A(k), Score and the minority sampling probabilities
+       (Eq. 2-4);
+    2. from epoch ``warmup_epochs`` on, fits the 2K per-class mixtures to the
+       per-label BCE losses (Eq. 6-8), marks clean labels (``p_G > 0.5``),
+       re-labels confident non-clean labels (Eq. 9) and keeps ``p_G`` for the
+       ambiguous ones (Eq. 10).
+
+    :meth:`training_targets` gives the targets and weights each label is
+    trained with; :meth:`diagnostics` the figures of Eq. 12-13.
+
+    Args:
+        warmup_epochs (int): epochs of plain BCE on the mixed batch before
+            label management starts (VOC 5, COCO 10, DeepFashion 5).
+            Defaults to 5.
+        relabel_threshold (float): epsilon of Eq. 9, in (0.5, 1); 0.975 for
+            clean, mislabel and flip noise, 0.55 for single positive labels.
+            Defaults to 0.975.
+        use_minority_sampler (bool): compute Eq. 4; False keeps the mixing
+            partner uniform (Table 5 "random sampler"). Defaults to True.
+        use_clean (bool): manage labels at all (Eq. 6-10); False trains on
+            the given labels with weight 1. Defaults to True.
+        use_relabel (bool): train the labels Eq. 9 decides towards its
+            decision at weight 1; False leaves them ambiguous (given value,
+            weight ``p_G``). Defaults to True.
+        use_ambiguous (bool): train ambiguous labels at weight ``p_G``; False
+            gives them weight 0. Defaults to True.
+        score_form (str): form of Eq. 3, ``'literal'`` (the paper's sum over
+            all labels) or ``'mean'`` (mean over positives plus mean over
+            negatives), see :func:`instance_score`. Defaults to
+            ``'literal'``.
+        gmm (dict, optional): keyword arguments of ``fit_gmm_1d`` (Eq. 7).
+            Defaults to ``dict(max_iter=10, tol=1e-2, reg_covar=5e-4,
+            min_samples=8, min_var=5e-4)``.
+        shot_thresholds (tuple[int, int]): positive-label counts above which
+            a class is many-shot and below which it is few-shot (for the
+            few-shot share of the sampler). Defaults to (10000, 1000).
+    """
+
+    def __init__(self,
+                 warmup_epochs: int = 5,
+                 relabel_threshold: float = 0.975,
+                 use_minority_sampler: bool = True,
+                 use_clean: bool = True,
+                 use_relabel: bool = True,
+                 use_ambiguous: bool = True,
+                 score_form: str = 'literal',
+                 gmm: Optional[dict] = None,
+                 shot_thresholds: Sequence[int] = (10000, 1000)) -> None:
+        name = type(self).__name__
+        if not (isinstance(warmup_epochs, int) and warmup_epochs >= 0):
+            raise ValueError(f'{name}: warmup_epochs must be a non-negative '
+                             f'int, got {warmup_epochs!r}')
+        if not 0.5 < float(relabel_threshold) < 1:
+            raise ValueError(f'{name}: relabel_threshold must be in (0.5, '
+                             f'1), got {relabel_threshold!r}')
+        if score_form not in SCORE_FORMS:
+            raise ValueError(f'{name}: score_form must be one of '
+                             f'{SCORE_FORMS}, got {score_form!r}')
+        many, few = shot_thresholds
+        if not few <= many:
+            raise ValueError(f'{name}: shot_thresholds must be (many, few) '
+                             f'with few <= many, got {tuple(shot_thresholds)}')
+        self.warmup_epochs = warmup_epochs
+        self.relabel_threshold = float(relabel_threshold)
+        self.use_minority_sampler = use_minority_sampler
+        self.use_clean = use_clean
+        self.use_relabel = use_relabel
+        self.use_ambiguous = use_ambiguous
+        self.score_form = score_form
+        self.gmm = dict(max_iter=10, tol=1e-2, reg_covar=5e-4, min_samples=8,
+                        min_var=5e-4) if gmm is None else dict(gmm)
+        self.shot_thresholds = (int(many), int(few))
+        self.state = LabelState()
+        self.given: Optional[Tensor] = None
+        self.true: Optional[Tensor] = None
+        self.unfitted: Optional[Tensor] = None  # (2, K) of the last fit
+
+    # ------------------------------------------------------------ labels
+    def reset(self, given: Tensor, true: Optional[Tensor] = None) -> None:
+        """Bind the given ``(N, K)`` training labels (and the clean ones,
+        where known, for diagnostics). A state loaded before must fit them
+        (see :meth:`check_state`)."""
+        self.given = torch.as_tensor(given, dtype=torch.bool)
+        self.true = None if true is None else torch.as_tensor(
+            true, dtype=torch.bool)
+        labels = self.given if self.true is None else self.true
+        few = labels.sum(0) < self.shot_thresholds[1]
+        self.has_few_shot = labels[:, few].any(1)
+
+    def label_digest(self) -> str:
+        """SHA-256 of the given training labels (their shape and values)."""
+        packed = torch.cat([torch.tensor(self.given.shape),
+                            self.given.flatten().long()]).numpy()
+        return hashlib.sha256(packed.tobytes()).hexdigest()
+
+    def check_state(self) -> None:
+        """Raise if a loaded state does not have the labels' shape."""
+        n, k = self.given.shape
+        for name, value in dataclasses.asdict(self.state).items():
+            shape = (n, ) if name == 'sampling_probs' else (n, k)
+            if value is not None and tuple(value.shape) != shape:
+                raise ValueError(
+                    f'LabelManager: state field {name} has shape '
+                    f'{tuple(value.shape)}, but the training set needs '
+                    f'{shape}: the checkpoint is from another dataset')
+
+    # ------------------------------------------------------------ update
+    def update(self, confidence: Tensor, epoch: int) -> None:
+        """Update the state from the confidences at the end of ``epoch``
+        (1-based): Eq. 2-4 always, Eq. 6-9 from ``warmup_epochs`` on.
+
+        Args:
+            confidence (Tensor): ``(N, K)`` mean sigmoid output over the
+                views, identical on every rank.
+            epoch (int): the epoch that has just ended, 1-based.
+        """
+        given = self.given
+        if not torch.isfinite(confidence).all():
+            raise FloatingPointError(
+                'LabelManager: the model produced non-finite sigmoid '
+                f'outputs on the training set at epoch {epoch}')
+        if self.use_minority_sampler:
+            P, A = class_confidence(confidence, given)
+            score = instance_score(given, P, A, self.score_form)
+            self.state.sampling_probs = sampling_probs(score)
+        if not self.use_clean or epoch < self.warmup_epochs:
+            return
+        p_clean, fitted = clean_prob(
+            label_bce(confidence, given), given, **self.gmm)
+        self.unfitted = ~fitted
+        clean = p_clean > 0.5
+        refined, relabeled, confirmed = relabel(confidence, given, clean,
+                                                self.relabel_threshold)
+        self.state.p_clean = p_clean.half()
+        self.state.refined_labels = refined
+        self.state.label_state = label_states(clean, relabeled, confirmed)
+
+    # ----------------------------------------------------------- outputs
+    def training_targets(self):
+        """``(targets, weights)``, each ``(N, K)``, that every label is
+        trained with (Eq. 10), or ``(None, None)`` before the first managed
+        epoch (the given labels at weight 1). Without re-labeling the targets
+        are the given labels themselves."""
+        s = self.state
+        if s.label_state is None or not self.use_clean:
+            return None, None
+        targets = s.refined_labels if self.use_relabel else self.given
+        weights = label_weights(s.label_state, s.p_clean, self.use_relabel,
+                                self.use_ambiguous).half()
+        return targets, weights
+
+    def diagnostics(self, sampling_probs: Optional[Tensor] = None) -> dict:
+        """Figures of the current state.
+
+        ``few_shot_share``: the minority sampler's probability mass on
+        instances with a few-shot label (``few_shot_share_uniform``: the
+        same under uniform sampling); the fractions of clean / re-labeled /
+        confirmed / ambiguous labels; and, when the clean labels are known,
+        Eq. 12-13 plus the correct given positives and negatives left out of
+        the clean set and the share of trained labels (weight > 0) whose
+        target is wrong.
+
+        Args:
+            sampling_probs (Tensor, optional): ``(N,)`` the sampler's
+                probabilities. Defaults to the state's (uniform if None).
+        """
+        probs = self.state.sampling_probs if sampling_probs is None \
+            else sampling_probs
+        n = self.given.size(0)
+        if probs is None:
+            probs = torch.full((n, ), 1.0 / n, dtype=torch.float64)
+        diag = dict(
+            few_shot_share=probs[self.has_few_shot].sum().item(),
+            few_shot_share_uniform=self.has_few_shot.float().mean().item())
+        s = self.state.label_state
+        if s is None:
+            return diag
+        for key, code in (('clean', CLEAN), ('relabel', RELABELED),
+                          ('confirmed', CONFIRMED), ('ambiguous', AMBIGUOUS)):
+            diag[f'{key}_frac'] = (s == code).float().mean().item()
+        if self.true is None:
+            return diag
+        given, true = self.given, self.true
+        diag.update(
+            label_diagnostics(given, true, s == CLEAN, s == RELABELED,
+                              self.state.refined_labels))
+        correct = given == true
+        left_out = correct & (s != CLEAN)
+        for key, mask in (('pos', given), ('neg', ~given)):
+            total = (correct & mask).sum().item()
+            diag[f'correct_{key}_not_clean'] = \
+                (left_out & mask).sum().item() / max(total, 1)
+        targets, weights = self.training_targets()
+        if targets is not None:
+            trained = weights > 0
+            diag['trained_wrong_frac'] = (
+                (targets != true) & trained).sum().item() / max(
+                    trained.sum().item(), 1)
+        return diag
+
+    # ------------------------------------------------------------- state
+    def state_dict(self) -> dict:
+        state = dataclasses.asdict(self.state)
+        state['label_digest'] = None if self.given is None \
+            else self.label_digest()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        self.state = LabelState(
+            **{name: state.get(name)
+               for name in LabelState.names()})
