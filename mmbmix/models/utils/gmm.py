@@ -288,6 +288,41 @@ def gmm_posterior(values: Tensor, groups: Tensor, params: GMMParams) -> Tensor:
     return prob if finite_table else torch.nan_to_num_(prob, nan=0.0)
 
 
+def bic_prefers_two(values: Tensor, groups: Tensor, params: GMMParams,
+                    num_groups: int) -> Tensor:
+    """Whether two components explain each group better than one, by BIC.
+
+    ``BIC = -2 log L + p log n`` with ``p = 5`` for the fitted mixture and
+    ``p = 2`` for one Gaussian (the group's own mean and variance). An
+    optional extension of the spec's "too uniform to fit" rule: a set that
+    one Gaussian explains as well is not split into clean and noisy.
+
+    Args:
+        values (Tensor): ``(L,)`` values the mixtures were fit to.
+        groups (Tensor): ``(L,)`` group of each value.
+        params (GMMParams): the fitted mixtures.
+        num_groups (int): G.
+
+    Returns:
+        Tensor: ``(G,)`` bool, False for unfitted groups.
+    """
+    x, g = _finite(values.reshape(-1), groups.reshape(-1))
+    x = x.double()
+    mu, var, w = (t.double().to(x.device) for t in params[:3])
+    ll2 = torch.logsumexp(
+        w[g].log() - 0.5 * (_LOG_2PI + var[g].log()) -
+        (x.unsqueeze(1) - mu[g])**2 / (2 * var[g]), dim=1)
+    zeros = torch.zeros(num_groups, dtype=x.dtype, device=x.device)
+    n = zeros.index_add(0, g, torch.ones_like(x))
+    mean = zeros.index_add(0, g, x) / n.clamp_min(1)
+    v1 = zeros.index_add(0, g, (x - mean[g])**2) / n.clamp_min(1)
+    v1 = v1 + 1e-12
+    ll1 = -0.5 * n * (_LOG_2PI + v1.log() + 1)
+    bic2 = -2 * zeros.index_add(0, g, ll2) + 5 * n.clamp_min(1).log()
+    bic1 = -2 * ll1 + 2 * n.clamp_min(1).log()
+    return params.fitted.to(x.device) & (bic2 < bic1)
+
+
 # ---------------------------------------------------------------- inputs
 
 

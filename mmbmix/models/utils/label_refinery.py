@@ -5,7 +5,7 @@ them. :class:`~mmbmix.models.utils.LabelManager` calls them once per epoch.
 """
 import torch
 
-from .gmm import fit_gmm_1d, gmm_posterior
+from .gmm import GMMParams, bic_prefers_two, fit_gmm_1d, gmm_posterior
 
 # Label reliability codes, as stored in the label manager's state. RELABELED:
 # Eq. 9 changed the label's value; CONFIRMED: Eq. 9 decided for the value it
@@ -29,7 +29,9 @@ def label_groups(labels: torch.Tensor) -> torch.Tensor:
     return torch.arange(k, device=labels.device) + k * labels.long()
 
 
-def clean_prob(losses: torch.Tensor, labels: torch.Tensor,
+def clean_prob(losses: torch.Tensor,
+               labels: torch.Tensor,
+               split: str = 'always',
                **gmm_kwargs) -> torch.Tensor:
     """Clean-label probability ``p_G`` of every label (Eq. 6-8).
 
@@ -42,8 +44,12 @@ def clean_prob(losses: torch.Tensor, labels: torch.Tensor,
     Args:
         losses (Tensor): ``(N, K)`` per-label BCE losses (Eq. 6).
         labels (Tensor): ``(N, K)`` given labels.
+        split (str): ``'always'`` splits every fittable set in two (the
+            paper); ``'bic'`` only where two components beat one by BIC
+            (:func:`bic_prefers_two`), the other sets count as clean.
+            Defaults to ``'always'``.
         **gmm_kwargs: passed to :func:`fit_gmm_1d` (``max_iter``, ``tol``,
-            ``reg_covar``, ``min_samples``).
+            ``reg_covar``, ``min_samples``, ``min_var``).
 
     Returns:
         tuple[Tensor, Tensor]: ``(N, K)`` float32 ``p_G``, and the ``(2, K)``
@@ -54,6 +60,12 @@ def clean_prob(losses: torch.Tensor, labels: torch.Tensor,
     groups = label_groups(labels).reshape(-1)
     values = losses.reshape(-1)
     params = fit_gmm_1d(values, groups, 2 * k, **gmm_kwargs)
+    if split == 'bic':
+        params = GMMParams(*params[:3],
+                           bic_prefers_two(values, groups, params, 2 * k))
+    elif split != 'always':
+        raise ValueError(f"clean_prob: split must be 'always' or 'bic', got "
+                         f'{split!r}')
     p_clean = gmm_posterior(values, groups, params).reshape(n, k).float()
     return p_clean, params.fitted.reshape(2, k)
 

@@ -1,0 +1,55 @@
+"""Oracle test (issue "Faithful BalanceMix", defect 7): handed the clean
+labels as its selection, BalanceMix on noisy labels beats plain BCE on the
+same noisy labels by a wide margin. If it did not, the training side (the
+targets and weights reaching the loss) would be at fault, whatever the
+selection."""
+import os.path as osp
+import sys
+
+import pytest
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import _oracle_hook  # noqa: E402,F401  (registers OracleSelectionHook)
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+BCE = osp.join(ROOT, 'configs', 'baseline',
+               'bce_resnet-small_30e_mosaic-digits_flip40.py')
+BMIX = osp.join(ROOT, 'configs', 'balancemix',
+                'balancemix_resnet-small_30e_mosaic-digits_flip40.py')
+EPOCHS = 16
+
+
+def _cfg(path, work_dir, data_root):
+    cfg = Config.fromfile(path)
+    cfg.work_dir = str(work_dir)
+    cfg.train_dataloader.dataset.dataset.update(data_root=str(data_root),
+                                                num_images=500)
+    cfg.val_dataloader.dataset.update(data_root=str(data_root))
+    cfg.test_dataloader = cfg.val_dataloader
+    for loader in (cfg.train_dataloader, cfg.val_dataloader):
+        loader.update(num_workers=2, persistent_workers=False)
+    cfg.train_cfg.update(max_epochs=EPOCHS, val_interval=EPOCHS)
+    cfg.param_scheduler.update(T_max=EPOCHS, end=EPOCHS)
+    cfg.default_hooks.checkpoint.update(interval=10**6, save_last=False)
+    cfg.default_hooks.logger.update(interval=100)
+    return cfg
+
+
+def _map(cfg):
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    return runner.val_loop.run()['multi-label/mAP']
+
+
+@pytest.mark.timeout(400)
+def test_oracle_selection_beats_bce_widely(tmp_path, tmp_path_factory):
+    data_root = tmp_path_factory.mktemp('mosaic_oracle')
+    bce = _map(_cfg(BCE, tmp_path / 'bce', data_root))
+    cfg = _cfg(BMIX, tmp_path / 'oracle', data_root)
+    cfg.custom_hooks[0].warmup_epochs = 1
+    cfg.custom_hooks.append(dict(type='OracleSelectionHook'))
+    oracle = _map(cfg)
+    # measured (seed 0, 500 images, 16 epochs): BCE 32.57, oracle 52.54
+    assert oracle > bce + 8, (oracle, bce)
