@@ -1,7 +1,7 @@
 """Eq. 2-4 (minority score) and Eq. 9, 10, 12-13 (label management)."""
 import torch
 
-from mmbmix.models.utils import (class_confidence, instance_score,
+from mmbmix.models.utils import (class_confidence, clean_prob, instance_score,
                                  label_diagnostics, label_states,
                                  label_weights, relabel, sampling_probs)
 from mmbmix.models.utils.label_refinery import (AMBIGUOUS, CLEAN, CONFIRMED,
@@ -80,3 +80,25 @@ def test_eq12_eq13_diagnostics():
     assert d['recall'] == 0.5
     assert d['relabel_proportion'] == 0.25
     assert d['relabel_accuracy'] == 1.0
+
+
+def test_split_rules_keep_a_nearly_clean_set_whole():
+    """A set of small, skewed losses (all labels agreed with) is carved in
+    two by the plain mixture; 'disagree' keeps it whole, and still splits a
+    set with a component of losses above log 2."""
+    import pytest
+    g = torch.Generator().manual_seed(0)
+    agreed = torch.empty(3000).exponential_(20.0, generator=g)  # p ~ 0.95
+    noisy = torch.cat([torch.empty(2000).exponential_(20.0, generator=g),
+                       2.5 + 0.3 * torch.randn(1000, generator=g)])
+    losses = torch.stack([agreed, noisy], 1)
+    labels = torch.ones(3000, 2, dtype=torch.bool)
+    p_always, _ = clean_prob(losses, labels)
+    assert (p_always[:, 0] <= 0.5).float().mean() > 0.05  # carved
+    p_dis, fitted = clean_prob(losses, labels, split='disagree')
+    assert torch.all(p_dis[:, 0] == 1) and not fitted[1, 0]
+    assert fitted[1, 1]
+    assert torch.equal(p_dis[:, 1] > 0.5, p_always[:, 1] > 0.5)
+    assert (p_dis[2000:, 1] <= 0.5).all() and (p_dis[:2000, 1] > 0.5).all()
+    with pytest.raises(ValueError, match="split must be 'always'"):
+        clean_prob(losses, labels, split='never')

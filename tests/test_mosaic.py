@@ -239,3 +239,32 @@ def test_fashion_mnist_from_debian_package(tmp_path):
     assert ds.class_imbalance_ratio == pytest.approx(50, rel=0.2)
     assert json.load(open(osp.join(ds.folder, 'annotation.json')))[
         'metainfo']['classes'][-1] == 'ankle_boot'
+
+
+def test_free_layout_places_objects_off_the_grid(tmp_path):
+    """layout='free': same labels as the grid, objects at random positions
+    and scales (not confined to cells), deterministic, grid folders
+    unchanged."""
+    from mmbmix.datasets.mosaic import render_free
+    kw = dict(source='digits', tile_size=16, num_images=60, seed=3)
+    grid = MosaicMultiLabel(data_root=str(tmp_path), **kw)
+    free = MosaicMultiLabel(data_root=str(tmp_path), layout='free', **kw)
+    assert free.folder != grid.folder
+    assert 'layout' not in grid.params and free.params['layout'] == 'free'
+    assert [free.get_cat_ids(i) for i in range(60)] == \
+        [grid.get_cat_ids(i) for i in range(60)]
+    again = MosaicMultiLabel.generation_params(layout='free', **kw)
+    assert MosaicMultiLabel.folder_name(again) == osp.basename(free.folder)
+    # a single object per image: its bounding box is not a grid cell
+    rng = np.random.default_rng(0)
+    labels = np.zeros((200, 3), dtype=bool)
+    labels[np.arange(200), rng.integers(0, 3, 200)] = True
+    src = np.full((30, 8, 8), 255, dtype=np.uint8)
+    canvas = render_free(labels, src, np.arange(30) % 3, 32, rng)
+    ys, xs = zip(*[np.nonzero(c) for c in canvas])
+    tops = np.array([y.min() for y in ys])
+    sides = np.array([y.max() - y.min() + 1 for y in ys])
+    assert len(set(tops.tolist())) > 5 and len(set(sides.tolist())) > 3
+    assert sides.min() >= round(0.35 * 32) and sides.max() <= round(0.6 * 32)
+    with pytest.raises(ValueError, match="'layout' has value 'spiral'"):
+        MosaicMultiLabel.generation_params(layout='spiral')

@@ -260,6 +260,50 @@ def render_mosaics(labels: np.ndarray, src_images: np.ndarray,
     return canvas.reshape(num_images, side, side)
 
 
+def render_free(labels: np.ndarray, src_images: np.ndarray,
+                src_labels: np.ndarray, side: int, rng: np.random.Generator,
+                scale_range=(0.35, 0.6)) -> np.ndarray:
+    """Paste each image's objects at random positions and scales.
+
+    Unlike the grid, objects of two images do not share fixed cells, so
+    mixing two canvases overlays them partially, as in photographs. Each
+    object's side is ``U(scale_range) * side``; overlapping objects are
+    blended by the pixel-wise maximum (bright objects on black).
+
+    Args:
+        labels (np.ndarray): ``(M, K)`` bool, the classes of each image.
+        src_images (np.ndarray): uint8 ``(N, h, w)`` source images.
+        src_labels (np.ndarray): int64 ``(N,)`` their classes.
+        side (int): side of the canvas in pixels.
+        rng (np.random.Generator): the generator.
+        scale_range (tuple[float, float]): object side over canvas side.
+            Defaults to (0.35, 0.6).
+
+    Returns:
+        np.ndarray: uint8 ``(M, side, side)``.
+    """
+    num_images, num_classes = labels.shape
+    img, cls = np.nonzero(labels)
+    pool = np.argsort(src_labels, kind='stable')
+    size = np.bincount(src_labels, minlength=num_classes)
+    start = np.concatenate([[0], np.cumsum(size)[:-1]])
+    pick = np.floor(rng.random(img.size) * size[cls]).astype(np.int64)
+    src = src_images[pool[start[cls] + pick]]
+    lo, hi = scale_range
+    sides = np.maximum(1, np.round(rng.uniform(lo, hi, img.size) *
+                                   side)).astype(np.int64)
+    x0 = np.floor(rng.random(img.size) * (side - sides + 1)).astype(np.int64)
+    y0 = np.floor(rng.random(img.size) * (side - sides + 1)).astype(np.int64)
+    canvas = np.zeros((num_images, side, side), dtype=np.uint8)
+    for s in np.unique(sides):  # generation only, once per split
+        which = np.flatnonzero(sides == s)
+        tiles = _resize(src[which], int(s))
+        for t, j in zip(tiles, which):
+            box = canvas[img[j], y0[j]:y0[j] + s, x0[j]:x0[j] + s]
+            np.maximum(box, t, out=box)
+    return canvas
+
+
 @DATASETS.register_module()
 class MosaicMultiLabel(MultiLabelDataset):
     """Long-tailed multi-label mosaics of real single-label images.
@@ -290,6 +334,10 @@ class MosaicMultiLabel(MultiLabelDataset):
             ``grid * tile_size``. Defaults to 16.
         max_tiles (int): most tiles (labels) per image, at most ``grid**2``
             and the number of classes. Defaults to 4.
+        layout (str): ``'grid'``: one tile per cell of the grid; ``'free'``:
+            objects at random positions and scales on the same canvas,
+            overlapping as in photographs (:func:`render_free`). Defaults
+            to ``'grid'``.
         seed (int): seed of the generation. Defaults to 0.
         source_root (str, optional): folder of the Fashion-MNIST IDX files.
             Defaults to ``/usr/share/datasets/fashion-mnist``.
@@ -310,6 +358,7 @@ class MosaicMultiLabel(MultiLabelDataset):
                  max_tiles: int = 4,
                  seed: int = 0,
                  source_root: Optional[str] = None,
+                 layout: str = 'grid',
                  **kwargs):
         for key in ('ann_file', 'data_prefix'):
             if key in kwargs:
@@ -320,7 +369,8 @@ class MosaicMultiLabel(MultiLabelDataset):
             split=split, source=source, num_images=num_images,
             imbalance_ratio=imbalance_ratio,
             test_imbalance_ratio=test_imbalance_ratio, grid=grid,
-            tile_size=tile_size, max_tiles=max_tiles, seed=seed)
+            tile_size=tile_size, max_tiles=max_tiles, seed=seed,
+            layout=layout)
         self.split = split
         self.source_root = source_root
         self.folder = self.ensure_generated(data_root, self.params,
@@ -340,7 +390,8 @@ class MosaicMultiLabel(MultiLabelDataset):
                           grid: int = 2,
                           tile_size: int = 16,
                           max_tiles: int = 4,
-                          seed: int = 0) -> dict:
+                          seed: int = 0,
+                          layout: str = 'grid') -> dict:
         """Validate the arguments; return what defines the generated set."""
         if split not in SPLITS:
             raise ValueError(f'MosaicMultiLabel: field \'split\' has value '
@@ -360,16 +411,20 @@ class MosaicMultiLabel(MultiLabelDataset):
             grid=(grid, grid >= 1),
             tile_size=(tile_size, tile_size >= 1),
             max_tiles=(max_tiles,
-                       1 <= max_tiles <= min(grid * grid, num_classes)))
+                       1 <= max_tiles <= min(grid * grid, num_classes)),
+            layout=(layout, layout in ('grid', 'free')))
         for field, (value, ok) in checks.items():
             if not ok:
                 raise ValueError(
                     f'MosaicMultiLabel: field {field!r} has value {value!r}; '
                     'see the Args of MosaicMultiLabel for its range')
-        return dict(source=source, split=split, num_images=int(num_images),
-                    imbalance_ratio=float(ratio), grid=int(grid),
-                    tile_size=int(tile_size), max_tiles=int(max_tiles),
-                    seed=int(seed), version=GENERATOR_VERSION)
+        params = dict(source=source, split=split, num_images=int(num_images),
+                      imbalance_ratio=float(ratio), grid=int(grid),
+                      tile_size=int(tile_size), max_tiles=int(max_tiles),
+                      seed=int(seed), version=GENERATOR_VERSION)
+        if layout != 'grid':  # grid sets keep their folder names
+            params['layout'] = layout
+        return params
 
     @classmethod
     def train_class_counts(cls, **kwargs) -> np.ndarray:
@@ -382,7 +437,8 @@ class MosaicMultiLabel(MultiLabelDataset):
         """
         kwargs = {k: v for k, v in kwargs.items()
                   if k in ('source', 'num_images', 'imbalance_ratio',
-                           'grid', 'tile_size', 'max_tiles', 'seed')}
+                           'grid', 'tile_size', 'max_tiles', 'seed',
+                           'layout')}
         p = cls.generation_params(split='train', **kwargs)
         return mosaic_class_counts(p['num_images'],
                                    len(CLASS_NAMES[p['source']]),
@@ -442,8 +498,12 @@ class MosaicMultiLabel(MultiLabelDataset):
                                  params['max_tiles'], rng)
         labels = _assign_labels(counts, tiles, rng)
         src_images, src_labels = load_source(source, split, source_root)
-        canvas = render_mosaics(labels, src_images, src_labels,
-                                params['grid'], params['tile_size'], rng)
+        if params.get('layout', 'grid') == 'free':
+            canvas = render_free(labels, src_images, src_labels,
+                                 params['grid'] * params['tile_size'], rng)
+        else:
+            canvas = render_mosaics(labels, src_images, src_labels,
+                                    params['grid'], params['tile_size'], rng)
         os.makedirs(osp.join(out_dir, 'images'))
         names = [f'images/{i:06d}.png' for i in range(len(canvas))]
         for name, image in zip(names, canvas):

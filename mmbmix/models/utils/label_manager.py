@@ -128,6 +128,7 @@ class LabelManager:
         self.given: Optional[Tensor] = None
         self.true: Optional[Tensor] = None
         self.unfitted: Optional[Tensor] = None  # (2, K) of the last fit
+        self.left_out_again: Optional[float] = None
 
     # ------------------------------------------------------------ labels
     def reset(self, given: Tensor, true: Optional[Tensor] = None) -> None:
@@ -183,6 +184,12 @@ class LabelManager:
             label_bce(confidence, given), given, **self.gmm)
         self.unfitted = ~fitted
         clean = p_clean > 0.5
+        if self.true is not None and self.state.label_state is not None:
+            # the self-reinforcing loop: correct labels left out of the clean
+            # set last epoch that are left out again
+            left = (given == self.true) & (self.state.label_state != CLEAN)
+            self.left_out_again = (left & ~clean).sum().item() / max(
+                left.sum().item(), 1)
         refined, relabeled, confirmed = relabel(confidence, given, clean,
                                                 self.relabel_threshold)
         self.state.p_clean = p_clean.half()
@@ -244,6 +251,8 @@ class LabelManager:
             total = (correct & mask).sum().item()
             diag[f'correct_{key}_not_clean'] = \
                 (left_out & mask).sum().item() / max(total, 1)
+        if self.left_out_again is not None:
+            diag['correct_left_out_again'] = self.left_out_again
         targets, weights = self.training_targets()
         if targets is not None:
             trained = weights > 0

@@ -3,6 +3,8 @@
 Pure tensor functions over ``(N, K)`` matrices; each equation lives in one of
 them. :class:`~mmbmix.models.utils.LabelManager` calls them once per epoch.
 """
+import math
+
 import torch
 
 from .gmm import GMMParams, bic_prefers_two, fit_gmm_1d, gmm_posterior
@@ -46,7 +48,9 @@ def clean_prob(losses: torch.Tensor,
         labels (Tensor): ``(N, K)`` given labels.
         split (str): ``'always'`` splits every fittable set in two (the
             paper); ``'bic'`` only where two components beat one by BIC
-            (:func:`bic_prefers_two`), the other sets count as clean.
+            (:func:`bic_prefers_two`); ``'disagree'`` only where the noisy
+            component's mean loss is above ``log 2`` (the model predicts
+            against its labels on average). Sets not split count as clean.
             Defaults to ``'always'``.
         **gmm_kwargs: passed to :func:`fit_gmm_1d` (``max_iter``, ``tol``,
             ``reg_covar``, ``min_samples``, ``min_var``).
@@ -63,9 +67,15 @@ def clean_prob(losses: torch.Tensor,
     if split == 'bic':
         params = GMMParams(*params[:3],
                            bic_prefers_two(values, groups, params, 2 * k))
+    elif split == 'disagree':
+        # the noisy component must hold labels the model predicts against
+        # on average (mean BCE above log 2, i.e. the prediction is on the
+        # other side of 0.5)
+        params = GMMParams(*params[:3], params.fitted &
+                           (params.means[:, 1] > math.log(2)))
     elif split != 'always':
-        raise ValueError(f"clean_prob: split must be 'always' or 'bic', got "
-                         f'{split!r}')
+        raise ValueError("clean_prob: split must be 'always', 'bic' or "
+                         f"'disagree', got {split!r}")
     p_clean = gmm_posterior(values, groups, params).reshape(n, k).float()
     return p_clean, params.fitted.reshape(2, k)
 
