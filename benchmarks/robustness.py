@@ -79,10 +79,12 @@ from typing import List, NamedTuple, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
-METHODS = ('bce', 'mixup', 'asl', 'coteaching', 'llr', 'llct', 'balancemix')
+METHODS = ('bce', 'mixup', 'asl', 'coteaching', 'llr', 'llct', 't_estimator',
+           'balancemix')
 METHOD_NAMES = dict(
     bce='BCE (default)', mixup='BCE + Mixup', asl='ASL',
     coteaching='Co-teaching', llr='LL-R', llct='LL-Ct',
+    t_estimator='T-estimator',
     balancemix='BalanceMix')
 # name: (noise_type, noise_rate, config suffix, column label)
 SETTINGS = {
@@ -500,6 +502,10 @@ def _scale_method_schedules(cfg, spec, epochs, base_epochs, image_ratio):
         hook.shot_thresholds = (max(1, round(many * image_ratio)),
                                 max(1, round(few * image_ratio)))
         hook.update(overrides)
+    for hook in cfg.get('custom_hooks', []):
+        if hook.get('type') == 'TEstimatorHook':  # at least one epoch
+            hook.warmup_epochs = max(1, _scale(hook.get('warmup_epochs', 3),
+                                               epochs, base_epochs))
     model = cfg.model
     if model.get('type') == 'CoTeachingClassifier':
         model.num_gradual = _scale(model.get('num_gradual', 10), epochs,

@@ -264,7 +264,8 @@ def test_cell_config_overrides(rb, tmp_path):
 
 
 @pytest.mark.parametrize('method', ['bce', 'mixup', 'asl', 'coteaching',
-                                    'llr', 'llct', 'balancemix'])
+                                    'llr', 'llct', 't_estimator',
+                                    'balancemix'])
 def test_pretrained_regime_swaps_model_data_and_schedule_only(rb, tmp_path,
                                                               method):
     """The pretrained regime (the default): ImageNet EfficientNet-Lite0 on
@@ -298,3 +299,5 @@ def test_pretrained_regime_swaps_model_data_and_schedule_only(rb, tmp_path,
     if method == 'balancemix':
         hook = cfg.custom_hooks[0]
         assert hook.warmup_epochs == 2 and hook.relabel_threshold == 0.55
+    if method == 't_estimator':  # 3 of 12 epochs -> 2 of 6
+        assert cfg.custom_hooks[0].warmup_epochs == 2

@@ -56,7 +56,8 @@ class TransitionReweightedLoss(nn.Module):
         self.transition = transition
 
     def importance_weights(
-            self, cls_score: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+            self,
+            cls_score: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """Detached ``(B, K)`` weights of the labels 0 and 1."""
         p = torch.sigmoid(cls_score.detach())
         t = self.transition.to(p)

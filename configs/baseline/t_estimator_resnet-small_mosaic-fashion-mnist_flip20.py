@@ -1,0 +1,12 @@
+_base_ = ['./t_estimator_resnet-small_mosaic-fashion-mnist.py']
+
+# Random flipping (class-independent) at 20% injected into the training
+# labels only (BALANCEMIX.md, Eq. 11).
+train_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type='LabelNoiseDataset',
+        dataset={{_base_.train_dataloader.dataset}},
+        noise_type='flip',
+        noise_rate=0.2,
+        seed=0))
