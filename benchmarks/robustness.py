@@ -242,7 +242,9 @@ def plan_cells(args, ablation: Optional[bool] = None) -> List[Cell]:
 
 
 def run_dir(args) -> str:
-    prefix = 'pretrained_' if getattr(args, 'regime', 'scratch') == \
+    # pretrained-free: the regime's layout (the grid runs of 2026-12-01 are
+    # kept under pretrained-grid_)
+    prefix = 'pretrained-free_' if getattr(args, 'regime', 'scratch') == \
         'pretrained' else ''
     return osp.join(args.work_root, f'{prefix}{args.dataset}_e{args.epochs}'
                     f'_n{args.num_images}')
@@ -440,6 +442,7 @@ def apply_regime(cfg) -> None:
         if dataset.type == 'LabelNoiseDataset':
             dataset = dataset.dataset
         dataset.update(tile_size=data.mosaic.tile_size,
+                       layout=data.mosaic.get('layout', 'grid'),
                        data_root=data.data_root, pipeline=pipeline)
     cfg.optim_wrapper.optimizer.lr = sched.optim_wrapper.optimizer.lr
     # The epoch-based schedules (cosine, warm-up, Co-teaching's gradual

@@ -286,7 +286,7 @@ def test_pretrained_regime_swaps_model_data_and_schedule_only(rb, tmp_path,
     assert cfg.data_preprocessor.get('type') == \
         scratch.data_preprocessor.get('type')
     inner = cfg.train_dataloader.dataset.dataset
-    assert inner.tile_size == 32 and inner.seed == 0
+    assert inner.tile_size == 32 and inner.seed == 0 and inner.layout == 'free'
     assert cfg.train_dataloader.dataset.seed == 1  # the noise's seed
     assert not any(t['type'] == 'RandAugment' for t in inner.pipeline)
     assert cfg.val_dataloader.dataset.tile_size == 32
