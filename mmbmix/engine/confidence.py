@@ -81,7 +81,17 @@ class OnlineConfidence:
     ``train_step`` (``before_train_iter``); every instance must pass through
     the random half once per epoch (a random sampler without
     ``drop_last``).
+
+    Args:
+        drop_last (bool): the training batch sampler's ``drop_last``; True
+            is an error. Defaults to False.
     """
+
+    def __init__(self, drop_last: bool = False) -> None:
+        if drop_last:
+            raise ValueError("LabelManagerHook: stats_source='online' needs "
+                             'train_dataloader.batch_sampler.drop_last='
+                             'False (every instance once in the random half)')
 
     def reset(self, shape) -> None:
         """Start an epoch for ``(N, K)`` labels."""

@@ -39,10 +39,8 @@ class LabelManagerHook(Hook):
             random half before the step's update; Eq. 9 averages over that
             one view. Defaults to ``'audit'``.
         num_views (int): views per instance of the audit pass. Defaults to 2.
-        batch_size (int, optional): audit batch size. Defaults to the
-            training loader's.
-        num_workers (int, optional): audit workers. Defaults to the training
-            loader's.
+        batch_size, num_workers (int, optional): of the audit pass. Default
+            to the training loader's.
         allow_label_change (bool): resume even if the training labels differ
             from the checkpoint's (also ``MMBMIX_ALLOW_LABEL_CHANGE=1``); the
             label state is then rebuilt. Defaults to False.
@@ -101,12 +99,7 @@ class LabelManagerHook(Hook):
             self.source = AuditConfidence(loader, self.num_views,
                                           self.batch_size, self.num_workers)
         else:
-            if self.sampler.drop_last:
-                raise ValueError("LabelManagerHook: stats_source='online' "
-                                 'needs train_dataloader.batch_sampler.'
-                                 'drop_last=False (every instance once in '
-                                 'the random half)')
-            self.source = OnlineConfidence()
+            self.source = OnlineConfidence(self.sampler.drop_last)
         self._push_state()
 
     def before_train_epoch(self, runner) -> None:
@@ -119,9 +112,8 @@ class LabelManagerHook(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:
-        loss = (outputs or {}).get('loss')
-        if loss is not None and not torch.isfinite(
-                torch.as_tensor(loss).detach()).all():
+        loss = torch.as_tensor((outputs or {}).get('loss', 0.0))
+        if not torch.isfinite(loss).all():
             raise FloatingPointError(
                 f'LabelManagerHook: the training loss is {float(loss)} at '
                 f'epoch {runner.epoch + 1}, iteration {batch_idx + 1}; '
@@ -140,8 +132,7 @@ class LabelManagerHook(Hook):
                            '  '.join(f'{k}: {v:.4f}'
                                      for k, v in self.diagnostics.items()))
         runner.visualizer.add_scalars(
-            {f'label/{k}': v
-             for k, v in self.diagnostics.items()},
+            {f'label/{k}': v for k, v in self.diagnostics.items()},
             step=runner.epoch + 1)
 
     def _push_state(self) -> None:
@@ -155,28 +146,22 @@ class LabelManagerHook(Hook):
         state = self.manager.state
         for name in LabelState.names():
             value = getattr(state, name)
-            if value is not None:
-                buf = value.view(torch.uint8) if value.dtype == torch.bool \
-                    else value.clone()
+            if value is not None:  # bool tensors travel as uint8
+                buf = value.clone().view(torch.uint8) \
+                    if value.dtype == torch.bool else value.clone()
                 broadcast(buf, src=0)
                 setattr(state, name, buf.view(value.dtype))
 
     def _report_unfitted(self) -> None:
         """Say once which label sets were too small or too uniform for a
         mixture (their labels count as clean)."""
-        if self.manager.unfitted is None:
-            return
-        sets = [f'{kind} labels of class {k}'
-                for kind, row in zip(('negative', 'positive'),
-                                     self.manager.unfitted)
-                for k in row.nonzero().flatten().tolist()]
+        sets = self.manager.unfitted_sets()
         if sets and tuple(sets) != getattr(self, '_reported', None):
             self._reported = tuple(sets)
-            print_log(f'LabelManagerHook: {len(sets)} of '
-                      f'{self.manager.unfitted.numel()} label sets are too '
-                      'small or too uniform for a mixture and are treated as '
-                      'clean: ' + ', '.join(sets[:20]) +
-                      (' ...' if len(sets) > 20 else ''),
+            more = ' ...' if len(sets) > 20 else ''
+            print_log(f'LabelManagerHook: {len(sets)} label sets are not '
+                      'split by a mixture and are treated as clean: ' +
+                      ', '.join(sets[:20]) + more,
                       logger='current', level=logging.WARNING)
 
     def _check_num_classes(self, model, dataset) -> None:
@@ -194,28 +179,19 @@ class LabelManagerHook(Hook):
                     f'({getattr(dataset, "ann_file", "")}) has {k} classes')
 
     def _check_labels_unchanged(self, dataset) -> None:
-        now = self.manager.label_digest()
-        if self._loaded_digest is None or self._loaded_digest == now:
-            return
-        msg = ('LabelManagerHook: the training labels differ from those '
-               'the checkpoint was made with (label digest '
-               f'{self._loaded_digest[:12]} in the checkpoint, {now[:12]} '
-               'now; dataset '
-               f'{getattr(dataset, "ann_file", type(dataset).__name__)})')
-        if not self.allow_label_change:
-            raise ValueError(msg + '. Restore the annotation file, or set '
-                             'allow_label_change=True (or the environment '
-                             'variable MMBMIX_ALLOW_LABEL_CHANGE=1) to resume '
-                             'anyway and rebuild the label state.')
-        print_log(msg + '; allowed: the label state is rebuilt.',
-                  logger='current', level=logging.WARNING)
-        self.manager.load_state_dict({})
+        source = getattr(dataset, 'ann_file', type(dataset).__name__)
+        if self.manager.labels_changed(self._loaded_digest, source,
+                                       self.allow_label_change):
+            print_log('LabelManagerHook: the training labels differ from the '
+                      "checkpoint's; allowed: the label state is rebuilt.",
+                      logger='current', level=logging.WARNING)
+            self.manager.load_state_dict({})
 
     def state_dict(self) -> dict:
         return self.manager.state_dict()
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        checkpoint[STATE_KEY] = self.state_dict()
+        checkpoint[STATE_KEY] = self.manager.state_dict()
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         if STATE_KEY in checkpoint:

@@ -148,6 +148,33 @@ class LabelManager:
                             self.given.flatten().long()]).numpy()
         return hashlib.sha256(packed.tobytes()).hexdigest()
 
+    def labels_changed(self, digest: Optional[str], source: str,
+                       allow: bool = False) -> bool:
+        """Whether the bound labels differ from those of a checkpoint with
+        label digest ``digest`` (None: nothing to compare). A change is an
+        error naming ``source`` unless ``allow``."""
+        now = self.label_digest()
+        if digest is None or digest == now:
+            return False
+        if not allow:
+            raise ValueError(
+                'LabelManagerHook: the training labels differ from those the '
+                f'checkpoint was made with (label digest {digest[:12]} in the '
+                f'checkpoint, {now[:12]} now; dataset {source}). Restore the '
+                'annotation file, or set allow_label_change=True (or the '
+                'environment variable MMBMIX_ALLOW_LABEL_CHANGE=1) to resume '
+                'anyway and rebuild the label state.')
+        return True
+
+    def unfitted_sets(self) -> list:
+        """Names of the label sets the last update did not split (too
+        small, too uniform, or not split by the ``gmm`` split rule)."""
+        if self.unfitted is None:
+            return []
+        return [f'{kind} labels of class {k}'
+                for kind, row in zip(('negative', 'positive'), self.unfitted)
+                for k in row.nonzero().flatten().tolist()]
+
     def check_state(self) -> None:
         """Raise if a loaded state does not have the labels' shape."""
         n, k = self.given.shape
