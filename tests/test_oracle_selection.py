@@ -18,18 +18,18 @@ BCE = osp.join(ROOT, 'configs', 'baseline',
                'bce_resnet-small_30e_mosaic-digits_flip40.py')
 BMIX = osp.join(ROOT, 'configs', 'balancemix',
                 'balancemix_resnet-small_30e_mosaic-digits_flip40.py')
-EPOCHS = 16
+EPOCHS = 14
 
 
 def _cfg(path, work_dir, data_root):
     cfg = Config.fromfile(path)
     cfg.work_dir = str(work_dir)
     cfg.train_dataloader.dataset.dataset.update(data_root=str(data_root),
-                                                num_images=500)
+                                                num_images=400)
     cfg.val_dataloader.dataset.update(data_root=str(data_root))
     cfg.test_dataloader = cfg.val_dataloader
     for loader in (cfg.train_dataloader, cfg.val_dataloader):
-        loader.update(num_workers=2, persistent_workers=False)
+        loader.update(num_workers=0, persistent_workers=False)
     cfg.train_cfg.update(max_epochs=EPOCHS, val_interval=EPOCHS)
     cfg.param_scheduler.update(T_max=EPOCHS, end=EPOCHS)
     cfg.default_hooks.checkpoint.update(interval=10**6, save_last=False)
@@ -43,7 +43,7 @@ def _map(cfg):
     return runner.val_loop.run()['multi-label/mAP']
 
 
-@pytest.mark.timeout(400)
+@pytest.mark.timeout(900)
 def test_oracle_selection_beats_bce_widely(tmp_path, tmp_path_factory):
     data_root = tmp_path_factory.mktemp('mosaic_oracle')
     bce = _map(_cfg(BCE, tmp_path / 'bce', data_root))
@@ -51,5 +51,6 @@ def test_oracle_selection_beats_bce_widely(tmp_path, tmp_path_factory):
     cfg.custom_hooks[0].warmup_epochs = 1
     cfg.custom_hooks.append(dict(type='OracleSelectionHook'))
     oracle = _map(cfg)
-    # measured (seed 0, 500 images, 16 epochs): BCE 32.57, oracle 52.54
+    # measured (seed 0, 400 images, 14 epochs): BCE 36.23, oracle 51.15
+    # (75 s on 2 cores shared with a training run)
     assert oracle > bce + 8, (oracle, bce)

@@ -112,7 +112,7 @@ class LabelManagerHook(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:
-        loss = torch.as_tensor((outputs or {}).get('loss', 0.0))
+        loss = torch.as_tensor((outputs or {}).get('loss', 0.0)).detach()
         if not torch.isfinite(loss).all():
             raise FloatingPointError(
                 f'LabelManagerHook: the training loss is {float(loss)} at '
