@@ -271,3 +271,20 @@ def test_posterior_is_non_increasing_for_any_mixture(seed):
     assert torch.all(p[:, 1:] <= p[:, :-1] + 1e-6)
     above = x.view(50, 2001) >= means[:, 1:].float()
     assert torch.all(p[above] == 0)
+
+
+def test_bic_split_rule_on_known_shapes():
+    """One Gaussian: not split; two separated Gaussians: split; a skewed
+    (exponential) sample: split too, which is why split='bic' is not the
+    default (docs/implementation_notes.md)."""
+    from mmbmix.models.utils.gmm import bic_prefers_two
+    g = torch.Generator().manual_seed(0)
+    one = torch.randn(2000, generator=g) * 0.3 + 1
+    two = torch.cat([torch.randn(1500, generator=g) * 0.2,
+                     torch.randn(500, generator=g) * 0.2 + 2])
+    expo = torch.empty(2000).exponential_(5.0, generator=g)
+    x = torch.cat([one, two, expo])
+    groups = torch.arange(3).repeat_interleave(2000)
+    params = fit_gmm_1d(x, groups, 3)
+    assert bic_prefers_two(x, groups, params, 3).tolist() == [
+        False, True, True]

@@ -62,17 +62,19 @@ class BalanceMixDataPreprocessor(ClsDataPreprocessor):
             return data
         samples = data['data_samples']
         targets = torch.stack([s.gt_score for s in samples]).float()
-        weights = torch.ones_like(targets)
+        weights = None
         if self.refined_labels is not None:
             # labels are refined before mixing, both halves (Eq. 5, 9)
             idx = torch.tensor([s.sample_idx for s in samples])
             targets = self.refined_labels[idx].to(targets)
-            weights = self.label_weights[idx].to(targets)
+            # a mixed instance's label weights are its random instance's
+            random_idx, _ = split_dual_batch(idx)
+            weights = self.label_weights[random_idx].to(targets)
         inputs, targets, _ = self.mixer(data['inputs'], targets)
-        # One DataSample per mixed instance; a mixed instance's label
-        # weights are those of its random instance.
+        # One DataSample per mixed instance.
         samples, _ = split_dual_batch(samples)
-        weights, _ = split_dual_batch(weights)
+        if weights is None:
+            weights = torch.ones_like(targets)
         for sample, target, weight in zip(samples, targets, weights):
             sample.set_gt_score(target)
             sample.set_field(weight, 'label_weight')
