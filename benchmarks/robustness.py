@@ -22,9 +22,12 @@ BalanceMix, the label manager's ``diagnostics`` after every epoch:
   evaluator's shot groups stay those of the configs (the same classes are
   many / medium / few-shot at every ``--num-images``).
 
-Cell results are kept as ``<work-root>/<dataset>_e<epochs>_n<images>/
-<method>/<setting>/seed<k>/result.json``; a cell whose result exists is
-skipped, so a stopped run continues where it stopped. At the end (and with
+Cell results are kept in the repository, as ``<out-dir>/cells/<run>/
+<method>/<setting>/seed<k>.json`` (``<run>`` names the regime, dataset,
+epochs and images, e.g. ``pretrained-free_fashion-mnist_e6_n2000``; a few
+KB each, committed), and the training folders (logs, configs) under
+``<work-root>/<run>/``; a cell whose result exists is skipped, so a stopped
+run continues where it stopped, on this machine or after a fresh clone. At the end (and with
 ``--report-only``) the results are merged into
 ``benchmarks/results/robustness{,_scratch,_quick}.json`` (one record per
 cell; the main file is the pretrained regime's) and ``.md`` (tables in the
@@ -241,13 +244,26 @@ def plan_cells(args, ablation: Optional[bool] = None) -> List[Cell]:
     return [Cell(m, s, seed) for seed in args.seeds for m, s in pairs]
 
 
-def run_dir(args) -> str:
-    # pretrained-free: the regime's layout (the grid runs of 2026-12-01 are
+def run_name(args) -> str:
+    # pretrained-free: the regime's layout (the grid runs of 2026-12-01 were
     # kept under pretrained-grid_)
     prefix = 'pretrained-free_' if getattr(args, 'regime', 'scratch') == \
         'pretrained' else ''
-    return osp.join(args.work_root, f'{prefix}{args.dataset}_e{args.epochs}'
-                    f'_n{args.num_images}')
+    return f'{prefix}{args.dataset}_e{args.epochs}_n{args.num_images}'
+
+
+def run_dir(args) -> str:
+    return osp.join(args.work_root, run_name(args))
+
+
+def store_dir(args) -> str:
+    return osp.join(args.out_dir, 'cells', run_name(args))
+
+
+def result_path(args, cell: Cell) -> str:
+    """Where a finished cell's result lives (committed with the repo)."""
+    return osp.join(store_dir(args), cell.method, cell.setting,
+                    f'seed{cell.seed}.json')
 
 
 def cell_dir(args, cell: Cell) -> str:
@@ -334,7 +350,7 @@ def _clean_nan(obj):
 
 
 def load_result(args, cell: Cell) -> Optional[dict]:
-    path = osp.join(cell_dir(args, cell), 'result.json')
+    path = result_path(args, cell)
     if not osp.isfile(path):
         return None
     try:
@@ -372,8 +388,8 @@ def run_all(args, cells: List[Cell]) -> List[str]:
         else:
             result.update(method=cell.method, setting=cell.setting,
                           seed=cell.seed, cell_seconds=time.time() - t0)
-            os.makedirs(cell_dir(args, cell), exist_ok=True)
-            _dump(result, osp.join(cell_dir(args, cell), 'result.json'))
+            os.makedirs(osp.dirname(result_path(args, cell)), exist_ok=True)
+            _dump(result, result_path(args, cell))
             msg = f'mAP {_fmt(result["metrics"].get("map_all"))}'
         durations.append(time.time() - t0)
         left = len(todo) - len(durations)
@@ -784,7 +800,7 @@ def write_markdown(path, results, args, meta, failures, figures) -> None:
          for r in meta.get('runs') or ([meta] if 'command' in meta else [])
     ] + [
         f'- report written by: `{args.command}` ({now})',
-        f'- cell results: `{run_dir(args)}`', '']
+        f'- cell results: `{store_dir(args)}`', '']
     lines += _paper_tables(results, methods)
     lines += _gap_table(results)
     lines += _ablation_table(results)
@@ -891,7 +907,7 @@ def _git_commit() -> Optional[str]:
 
 def _record_command(args) -> None:
     """Append this command to the run folder's ``meta.json``."""
-    path = osp.join(run_dir(args), 'meta.json')
+    path = osp.join(store_dir(args), 'meta.json')
     meta = {}
     if osp.isfile(path):
         with open(path) as f:
@@ -911,7 +927,7 @@ def report(args, cells, failures=()) -> dict:
     results = [r for r in (load_result(args, c) for c in cells) if r]
     if not results:
         raise SystemExit(f'robustness: no finished cell under '
-                         f'{run_dir(args)}; nothing to report')
+                         f'{store_dir(args)}; nothing to report')
     os.makedirs(args.out_dir, exist_ok=True)
     stem = osp.join(args.out_dir, 'robustness_quick' if args.quick else
                     'robustness_scratch' if args.regime == 'scratch' else
@@ -925,7 +941,7 @@ def report(args, cells, failures=()) -> dict:
                       ('share_plot', plot_few_shot_share)):
         if plot(paths[key], results):
             figures.append(osp.basename(paths[key]))
-    meta_file = osp.join(run_dir(args), 'meta.json')
+    meta_file = osp.join(store_dir(args), 'meta.json')
     meta = {}
     if osp.isfile(meta_file):
         with open(meta_file) as f:
@@ -947,7 +963,7 @@ def main(argv=None) -> int:
         report(args, all_cells(args))
         return 0
     cells = plan_cells(args)
-    os.makedirs(run_dir(args), exist_ok=True)
+    os.makedirs(store_dir(args), exist_ok=True)
     _record_command(args)
     failures = run_all(args, cells)
     report(args, all_cells(args), failures)

@@ -85,8 +85,7 @@ def test_damaged_cell_result_is_rerun(rb, fake, tmp_path):
                  '--seeds', '0')
     rb.main(argv)
     args = rb.parse_args(argv)
-    path = osp.join(rb.cell_dir(args, rb.Cell('bce', 'clean', 0)),
-                    'result.json')
+    path = rb.result_path(args, rb.Cell('bce', 'clean', 0))
     with open(path, 'w') as f:
         f.write('{"metrics": ')  # as if killed while writing
     fake.clear()
@@ -221,7 +220,8 @@ def test_report_only(rb, fake, tmp_path):
     rb.main(argv)
     out = tmp_path / 'out'
     for f in out.iterdir():
-        f.unlink()
+        if f.is_file():  # the reports; the cell results stay in out/cells
+            f.unlink()
     fake.clear()
     assert rb.main(argv + ['--report-only']) == 0
     assert fake == []  # nothing trained
