@@ -162,6 +162,7 @@ RECORD_FIELDS = ('method', 'noise_type', 'noise_rate', 'seed', 'map_all',
                  'label_recall', 'relabel_proportion', 'relabel_accuracy',
                  'train_seconds', 'regime')
 PROGRESS = (0.25, 0.5, 1.0)  # Table 7 rows
+KEEP_CHECKPOINT = ('bce', 'balancemix')
 
 
 class Cell(NamedTuple):
@@ -213,6 +214,10 @@ def parse_args(argv=None):
                    help='seconds after which a cell is killed (failed)')
     p.add_argument('--out-dir', default=osp.join('benchmarks', 'results'))
     p.add_argument('--work-root', default=osp.join('work_dirs', 'robustness'))
+    p.add_argument('--retrain-restored', action='store_true',
+                   help='train again the planned cells whose result was '
+                   'restored from a summary (no training folder, no '
+                   'per-epoch diagnostics, no checkpoint)')
     p.add_argument('--report-only', action='store_true',
                    help='only merge existing cell results into the report')
     p.add_argument('--run-cell', metavar='SPEC', help=argparse.SUPPRESS)
@@ -368,7 +373,8 @@ def _hms(seconds: float) -> str:
 
 def run_all(args, cells: List[Cell]) -> List[str]:
     """Run the unfinished cells; return the failures' descriptions."""
-    todo = [c for c in cells if load_result(args, c) is None]
+    todo = [c for c in cells if load_result(args, c) is None or (
+        args.retrain_restored and 'restored_from' in load_result(args, c))]
     print(f'robustness: {len(cells)} cells, {len(cells) - len(todo)} done '
           f'earlier, {len(todo)} to run ({args.dataset} mosaic, '
           f'{args.num_images} images, {args.epochs} epoch(s)) -> '
@@ -500,7 +506,11 @@ def build_cell_config(spec: dict):
             if key in sched:
                 sched[key] = min(epochs, round(sched[key] * epochs /
                                                base_epochs))
-    cfg.default_hooks.checkpoint = None
+    # the last checkpoint of BCE and BalanceMix (model and label state) is
+    # kept for the label-issue tools (benchmarks/label_issues.py)
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', interval=epochs, max_keep_ckpts=1,
+        save_optimizer=False) if spec['method'] in KEEP_CHECKPOINT else None
     _scale_method_schedules(cfg, spec, epochs, base_epochs,
                             spec['num_images'] / base_images)
     return cfg

@@ -70,7 +70,7 @@ def test_cli_on_a_checkpoint(tmp_path, capsys, monkeypatch):
         tool.main([CFG, str(ckpt)])
 
 
-def test_refit_applies_the_label_manager_rule(monkeypatch):
+def test_refit_applies_the_label_manager_rule():
     """--refit: the hook's Eq. 6-9 on the model's confidences. Losses that
     separate the wrong labels exactly give precision = recall = 1, and the
     wrong labels the model is sure about are re-labeled, correctly."""
@@ -84,12 +84,11 @@ def test_refit_applies_the_label_manager_rule(monkeypatch):
     # given labels, large on the wrong ones (confidence 0.99 / 0.01)
     jitter = 0.004 * torch.rand(400, 3, generator=g)
     confidence = torch.where(true, 0.99 - jitter, 0.01 + jitter)
-    monkeypatch.setattr(tool, 'predict_train_set',
-                        lambda cfg, ckpt, batch_size: confidence)
     cfg = Config(dict(custom_hooks=[
         dict(type='LabelManagerHook', warmup_epochs=5,
              relabel_threshold=0.975, use_clean=False)]))
-    state, refined = tool.refit_label_state(cfg, 'unused.pth', given)
+    fitted = tool.refit_label_state(cfg, given, confidence)
+    state, refined = fitted.label_state, fitted.refined_labels
     rows = {r['set']: r for r in tool.set_diagnostics(given, true, state,
                                                       refined)}
     assert (state == CLEAN).equal(~wrong)  # use_clean=False is overridden

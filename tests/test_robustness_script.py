@@ -301,3 +301,20 @@ def test_pretrained_regime_swaps_model_data_and_schedule_only(rb, tmp_path,
         assert hook.warmup_epochs == 2 and hook.relabel_threshold == 0.55
     if method == 't_estimator':  # 3 of 12 epochs -> 2 of 6
         assert cfg.custom_hooks[0].warmup_epochs == 2
+
+
+def test_restored_cells_are_retrained_on_request(rb, fake, tmp_path):
+    argv = _argv(tmp_path, '--methods', 'bce', '--noise', 'clean',
+                 'flip20', '--seeds', '0')
+    rb.main(argv)
+    args = rb.parse_args(argv)
+    path = rb.result_path(args, rb.Cell('bce', 'flip20', 0))
+    result = json.load(open(path))
+    result['restored_from'] = 'a summary'
+    json.dump(result, open(path, 'w'))
+    fake.clear()
+    rb.main(argv)  # a restored result counts as done
+    assert fake == []
+    rb.main(argv + ['--retrain-restored'])
+    assert fake == [('bce', 'flip20', 0)]
+    assert 'restored_from' not in json.load(open(path))

@@ -1,0 +1,152 @@
+"""A training run's per-label state (BalanceMix Eq. 6-10), read from a
+checkpoint or re-made from a checkpoint's model, for the analysis tools.
+
+Errors are :class:`LabelStateError` with a one-line message naming the file
+and field; the tools print it after their own name.
+"""
+import os.path as osp
+from typing import Optional
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
+from mmpretrain.registry import DATASETS, MODELS
+from torch.utils.data import DataLoader
+
+from mmbmix.datasets.utils import get_label_matrix
+from mmbmix.engine.confidence import predict
+from mmbmix.models.utils import LabelManager
+from mmbmix.models.utils.label_manager import LabelState
+from mmbmix.utils import register_safe_globals
+
+STATE_KEY = 'balancemix_label_manager'
+# LabelManagerHook arguments that are not LabelManager settings
+HOOK_ONLY = ('stats_source', 'num_views', 'batch_size', 'num_workers',
+             'allow_label_change', 'priority')
+
+
+class LabelStateError(ValueError):
+    """A checkpoint, config or dataset that does not give a label state."""
+
+
+def load_label_state(path: str) -> dict:
+    """The label manager's saved state of a checkpoint.
+
+    Returns:
+        dict: the fields of :class:`LabelState` (tensors; ``p_clean`` may be
+        None in checkpoints of older versions) and ``label_digest``.
+    """
+    if not osp.isfile(path):
+        raise LabelStateError(f'no checkpoint file {path}')
+    register_safe_globals()
+    ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    state = ckpt.get(STATE_KEY) if isinstance(ckpt, dict) else None
+    if not state or state.get('label_state') is None:
+        raise LabelStateError(
+            f'{path} has no label state (field {STATE_KEY!r}.label_state): '
+            'it was saved before the label manager\'s first managed epoch, '
+            'or not by BalanceMix; use --refit')
+    out = {name: state.get(name) for name in LabelState.names()}
+    out['label_digest'] = state.get('label_digest')
+    return out
+
+
+def build_train_set(cfg: Config, pipeline=None):
+    """The config's training set; ``pipeline`` replaces the pipeline of the
+    innermost dataset (the one a ``LabelNoiseDataset`` wraps)."""
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    ds_cfg = cfg.train_dataloader.dataset.copy()
+    if pipeline is not None:
+        inner = ds_cfg
+        while 'dataset' in inner:
+            inner = inner['dataset']
+        inner['pipeline'] = pipeline
+    return DATASETS.build(ds_cfg)
+
+
+def load_labels(dataset, require_clean: bool = False):
+    """``(given, clean, classes)`` of a built training set: ``(N, K)`` bool
+    tensors; ``clean`` is None where the dataset does not know its clean
+    labels (only ``LabelNoiseDataset`` does), an error if
+    ``require_clean``."""
+    given = get_label_matrix(dataset).bool()
+    clean = getattr(dataset, 'clean_label_matrix', None)
+    if clean is None and require_clean:
+        raise LabelStateError(
+            f'the training set ({type(dataset).__name__}) does not know its '
+            'clean labels; wrap it in LabelNoiseDataset')
+    clean = None if clean is None else torch.from_numpy(
+        np.asarray(clean)).bool()
+    return given, clean, dataset.metainfo.get('classes')
+
+
+def manager_from_config(cfg: Config) -> LabelManager:
+    """The ``LabelManager`` of the config's ``LabelManagerHook`` (the
+    defaults where it has none), with clean-label selection on even where
+    the config ablates it."""
+    kwargs = {}
+    for hook in cfg.get('custom_hooks', []):
+        if hook.get('type') == 'LabelManagerHook':
+            kwargs = {k: v for k, v in hook.items()
+                      if k != 'type' and k not in HOOK_ONLY}
+    kwargs['use_clean'] = True
+    return LabelManager(**kwargs)
+
+
+@torch.no_grad()
+def predict_train_set(cfg: Config, checkpoint: str,
+                      batch_size: int = 256) -> torch.Tensor:
+    """``(N, K)`` sigmoid outputs of the checkpoint's model on every
+    training instance, with the test pipeline, in eval mode."""
+    if not osp.isfile(checkpoint):
+        raise LabelStateError(f'no checkpoint file {checkpoint}')
+    pipeline = cfg.get('test_pipeline') or cfg.get(
+        'val_dataloader', {}).get('dataset', {}).get('pipeline')
+    if not pipeline:
+        raise LabelStateError('the config has no test_pipeline or '
+                              'val_dataloader.dataset.pipeline to predict '
+                              'the training set with')
+    dataset = build_train_set(cfg, pipeline)
+    if len(dataset) == 0:
+        raise LabelStateError('the training set is empty')
+    model_cfg = cfg.model.copy()
+    if cfg.get('data_preprocessor') is not None:  # as mmengine's Runner
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    model = MODELS.build(model_cfg)
+    register_safe_globals()
+    try:  # strict: a checkpoint of another model is an error, not a warning
+        load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
+                        logger='silent')
+    except (RuntimeError, KeyError) as err:
+        raise LabelStateError(
+            f'{checkpoint} does not fit the model of the config: '
+            f'{str(err).splitlines()[0][:300]}') from None
+    model.eval()
+    loader = DataLoader(dataset, batch_size=batch_size,
+                        collate_fn=pseudo_collate)
+    # the audit pass's own step: val_step -> (sample_idx, scores)
+    idx, scores = map(torch.cat, zip(*(predict(model, data)
+                                       for data in loader)))
+    confidence = torch.full((len(dataset), scores.size(1)), float('nan'))
+    confidence[idx] = scores.float()
+    return confidence
+
+
+def refit_label_state(cfg: Config, given: torch.Tensor,
+                      confidence: torch.Tensor,
+                      source: Optional[str] = None) -> LabelState:
+    """The :class:`LabelState` the config's label manager makes from the
+    confidences ``(N, K)`` of a model (Eq. 6-9, one view), as at the end of
+    a managed training epoch."""
+    if confidence.shape != given.shape:
+        raise LabelStateError(
+            f'the model{" of " + source if source else ""} predicts '
+            f'{tuple(confidence.shape)} scores, the training set has '
+            f'{tuple(given.shape)} labels')
+    manager = manager_from_config(cfg)
+    manager.reset(given)
+    manager.update(confidence, epoch=max(manager.warmup_epochs, 1))
+    return manager.state
