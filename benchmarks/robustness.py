@@ -466,6 +466,7 @@ def apply_regime(cfg) -> None:
         dataset.update(tile_size=data.mosaic.tile_size,
                        layout=data.mosaic.get('layout', 'grid'),
                        data_root=data.data_root, pipeline=pipeline)
+    cfg.test_pipeline = data.test_pipeline  # what the analysis tools use
     cfg.optim_wrapper.optimizer.lr = sched.optim_wrapper.optimizer.lr
     # The epoch-based schedules (cosine, warm-up, Co-teaching's gradual
     # forgetting, LL-R's rejection rate) keep the config's shape and are

@@ -1,0 +1,189 @@
+"""Wrong-label detection: mmbmix's label states against cleanlab.
+
+For each (noise setting, seed) of the pretrained-regime robustness run
+(``benchmarks/robustness.py``; its BCE and BalanceMix cells keep their last
+checkpoint), this compares detectors of the wrong given labels (given !=
+clean, known from ``LabelNoiseDataset``) on the training set:
+
+- ``mmbmix`` / ``label_state``: the labels BalanceMix's training left
+  re-labeled or ambiguous (its checkpoint's label state, Eq. 8-10; from the
+  audit pass's two augmented views);
+- ``mmbmix`` / ``refit``: the same rule (the config's ``LabelManager``, Eq.
+  6-9) applied to the model's test-pipeline predictions, the predictions
+  cleanlab gets;
+- ``cleanlab`` / ``find_multilabel_issues_per_class``: cleanlab's per-label
+  issues (its default ``prune_by_noise_rate``) on those predictions.
+
+Each model's in-sample predictions: the BalanceMix model and the BCE model
+of the same cell. Cross-validated predictions (cleanlab's recommended input)
+would need K trainings per cell and are not made here.
+
+Writes ``benchmarks/results/label_issues.{json,md}``: records ``{"method",
+"noise_type", "noise_rate", "seed", "flagged", "precision", "recall",
+"model", "source", "f1"}``.
+
+Usage:
+    python benchmarks/label_issues.py [--noise mislabel40 flip40
+        single-positive] [--seeds 0 1 2]
+"""
+import argparse
+import datetime
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
+import robustness as rb  # noqa: E402
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--noise', nargs='+',
+                   default=['mislabel40', 'flip40', 'single-positive'],
+                   choices=[s for s in rb.SETTINGS if s != 'clean'])
+    p.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
+    p.add_argument('--work-root', default=osp.join('work_dirs', 'robustness'))
+    p.add_argument('--out-dir', default=osp.join('benchmarks', 'results'))
+    p.add_argument('--batch-size', type=int, default=250)
+    return p.parse_args(argv)
+
+
+def cleanlab_flags(given: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+    """cleanlab's per-label issues as an ``(N, K)`` bool mask (cleanlab
+    2.9 returns it as an ``(N, K)`` array)."""
+    from cleanlab.multilabel_classification.filter import \
+        find_multilabel_issues_per_class
+    labels = [np.flatnonzero(row).tolist() for row in given.numpy()]
+    masks = find_multilabel_issues_per_class(labels=labels,
+                                             pred_probs=probs.numpy())
+    masks = np.asarray(masks)
+    if masks.shape != tuple(given.shape):
+        raise RuntimeError(f'label_issues: cleanlab returned issues of shape '
+                           f'{masks.shape} for labels {tuple(given.shape)}')
+    return torch.from_numpy(masks).bool()
+
+
+def suspected(state) -> torch.Tensor:
+    from mmbmix.models.utils.label_refinery import AMBIGUOUS, RELABELED
+    return (state == RELABELED) | (state == AMBIGUOUS)
+
+
+def cell_records(args, setting, seed):
+    from mmbmix.apis import (build_train_set, detection_scores,
+                             load_label_state, load_labels,
+                             predict_train_set, refit_label_state)
+    run = rb.parse_args(['--work-root', args.work_root])
+    noise_type, rate = rb.SETTINGS[setting][:2]
+    records = []
+    for model in ('balancemix', 'bce'):
+        spec = rb.cell_spec(run, rb.Cell(model, setting, seed))
+        ckpt = osp.join(spec['work_dir'], f'epoch_{spec["epochs"]}.pth')
+        if not osp.isfile(ckpt):
+            print(f'label_issues: {model}/{setting}/seed{seed}: no '
+                  f'checkpoint {ckpt}; run benchmarks/robustness.py first',
+                  flush=True)
+            continue
+        cfg = rb.build_cell_config(spec)
+        given, clean, _ = load_labels(build_train_set(cfg),
+                                      require_clean=True)
+        probs = predict_train_set(cfg, ckpt, args.batch_size)
+        flags = {}
+        if model == 'balancemix':
+            flags[('mmbmix', 'label_state')] = suspected(
+                load_label_state(ckpt)['label_state'])
+        flags[('mmbmix', 'refit')] = suspected(
+            refit_label_state(cfg, given, probs, ckpt).label_state)
+        flags[('cleanlab', 'find_multilabel_issues_per_class')] = \
+            cleanlab_flags(given, probs)
+        for (method, source), flagged in flags.items():
+            d = detection_scores(flagged, given, clean)
+            f1 = 2 * d['precision'] * d['recall'] / (
+                d['precision'] + d['recall']) if d['detected'] else 0.0
+            records.append(dict(
+                method=method, noise_type=noise_type, noise_rate=rate,
+                seed=seed, flagged=d['flagged'], precision=d['precision'],
+                recall=d['recall'], model=model, source=source, f1=f1,
+                wrong=d['wrong']))
+            print(f'{setting} seed{seed} {model:10s} {method:8s} '
+                  f'{source:34s} flagged {d["flagged"]:6d} precision '
+                  f'{100 * d["precision"]:5.1f} recall '
+                  f'{100 * d["recall"]:5.1f}', flush=True)
+    return records
+
+
+def markdown(records, command) -> str:
+    lines = [
+        '# Wrong-label detection: mmbmix against cleanlab', '',
+        'Training set of the pretrained-regime robustness cells '
+        '(EfficientNet-Lite0, fashion mosaic 64 px free layout, 2000 images, '
+        '6 epochs). Precision and recall (%) of the flagged labels as a '
+        'detector of the wrong given labels, mean ± std over seeds; '
+        '`label_state`: what BalanceMix training left re-labeled or '
+        'ambiguous; `refit`: the same rule on the model\'s test-pipeline '
+        'predictions, the predictions cleanlab gets.', '',
+        f'- command: `{command}` '
+        f'({datetime.datetime.now():%Y-%m-%d %H:%M}, commit {_commit()})', '',
+        '| setting | model | detector | seeds | wrong labels | flagged | '
+        'precision | recall | F1 |', '| --- | --- | --- | --- | --- | --- | '
+        '--- | --- | --- |'
+    ]
+    keys = []
+    for r in records:
+        key = (r['noise_type'], r['noise_rate'], r['model'], r['method'],
+               r['source'])
+        if key not in keys:
+            keys.append(key)
+    for key in keys:
+        rs = [r for r in records if (r['noise_type'], r['noise_rate'],
+                                     r['model'], r['method'],
+                                     r['source']) == key]
+
+        def ms(field, scale=100):
+            v = np.array([r[field] for r in rs], dtype=float) * scale
+            return f'{v.mean():.1f}' + (f' ± {v.std(ddof=1):.1f}'
+                                        if len(v) > 1 else '')
+
+        name = key[0] if key[1] is None else f'{key[0]} {int(key[1] * 100)}%'
+        lines.append(f'| {name} | {key[2]} | {key[3]} ({key[4]}) | '
+                     f'{len(rs)} | {ms("wrong", 1)} | {ms("flagged", 1)} | '
+                     f'{ms("precision")} | {ms("recall")} | {ms("f1")} |')
+    return '\n'.join(lines) + '\n'
+
+
+def _commit():
+    try:
+        return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
+                              cwd=ROOT, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return '?'
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    import mmbmix  # noqa: F401
+    records = []
+    for setting in args.noise:
+        for seed in args.seeds:
+            records += cell_records(args, setting, seed)
+    if not records:
+        sys.exit('label_issues: no cell with a checkpoint; nothing to report')
+    os.makedirs(args.out_dir, exist_ok=True)
+    stem = osp.join(args.out_dir, 'label_issues')
+    with open(stem + '.json', 'w') as f:
+        json.dump(rb._clean_nan(records), f, indent=1)
+    with open(stem + '.md', 'w') as f:
+        f.write(markdown(records, 'python benchmarks/label_issues.py ' +
+                         ' '.join(argv)))
+    print(f'label_issues: {len(records)} records -> {stem}.json, {stem}.md')
+
+
+if __name__ == '__main__':
+    main()
