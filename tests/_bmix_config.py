@@ -8,8 +8,13 @@ DEMO = osp.join(ROOT, 'configs', 'balancemix',
                 'balancemix_resnet-small_mosaic-digits_flip40.py')
 
 
-def small_bmix_config(work_dir, data_root, max_epochs=4, warmup=2,
-                      num_images=192, dump_state=True, **hook_kwargs):
+def small_bmix_config(work_dir,
+                      data_root,
+                      max_epochs=4,
+                      warmup=2,
+                      num_images=192,
+                      dump_state=True,
+                      **hook_kwargs):
     cfg = Config.fromfile(DEMO)
     cfg.work_dir = str(work_dir)
     inner = cfg.train_dataloader.dataset.dataset
@@ -25,14 +30,13 @@ def small_bmix_config(work_dir, data_root, max_epochs=4, warmup=2,
     # The end-to-end tests exercise the audit pass (its own loader, uneven
     # shards, a kill inside it) unless they ask for stats_source='online'.
     hook_kwargs.setdefault('stats_source', 'audit')
-    cfg.custom_hooks[0].update(warmup_epochs=warmup, shot_thresholds=(40, 10),
-                               **hook_kwargs)
+    cfg.custom_hooks[0].update(
+        warmup_epochs=warmup, shot_thresholds=(40, 10), **hook_kwargs)
     if dump_state:
         cfg.custom_hooks.append(dict(type='LabelStateDumpHook'))
         cfg.custom_imports = dict(
-            imports=['mmbmix', '_state_dump_hook'],
-            allow_failed_imports=False)
-    cfg.val_evaluator = dict(type='ShotGroupAveragePrecision',
-                             shot_thresholds=(40, 10))
+            imports=['mmbmix', '_state_dump_hook'], allow_failed_imports=False)
+    cfg.val_evaluator = dict(
+        type='ShotGroupAveragePrecision', shot_thresholds=(40, 10))
     cfg.test_evaluator = cfg.val_evaluator
     return cfg

@@ -51,8 +51,13 @@ def write_tiny_dataset(data_root, num_images=40, img_size=16, seed=0):
     return ann_file
 
 
-def tiny_config(work_dir, max_epochs=2, num_images=40, img_size=16,
-                batch_size=8, num_workers=0, seed=0):
+def tiny_config(work_dir,
+                max_epochs=2,
+                num_images=40,
+                img_size=16,
+                batch_size=8,
+                num_workers=0,
+                seed=0):
     """Build a tiny multi-label classification config on synthetic data.
 
     Args:
@@ -115,8 +120,7 @@ def tiny_config(work_dir, max_epochs=2, num_images=40, img_size=16,
         test_dataloader=loader(shuffle=False),
         val_evaluator=dict(type='AveragePrecision'),
         test_evaluator=dict(type='AveragePrecision'),
-        optim_wrapper=dict(
-            optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
         param_scheduler=dict(type='ConstantLR', factor=1.0),
         train_cfg=dict(by_epoch=True, max_epochs=max_epochs, val_interval=1),
         val_cfg=dict(),

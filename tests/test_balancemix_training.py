@@ -17,8 +17,8 @@ from mmbmix.models.utils.label_refinery import AMBIGUOUS, CLEAN, RELABELED
 from mmbmix.utils import register_safe_globals, split_dual_batch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from _bmix_config import ROOT, small_bmix_config  # noqa: E402
 import _state_dump_hook  # noqa: E402,F401  (registers LabelStateDumpHook)
+from _bmix_config import ROOT, small_bmix_config  # noqa: E402
 
 
 def _state(work_dir, epoch, rank=0):
@@ -58,15 +58,17 @@ def test_warmup_is_plain_bce_then_labels_are_managed(full_run):
     assert torch.all(w[states == CLEAN] == 1)
     assert torch.all(w[states == AMBIGUOUS] < 1)
     # The hook handed the same state to the sampler and the preprocessor.
-    hook = next(h for h in runner.hooks
-                if type(h).__name__ == 'LabelManagerHook')
+    hook = next(
+        h for h in runner.hooks if type(h).__name__ == 'LabelManagerHook')
     pre = runner.model.data_preprocessor
     targets, weights = hook.manager.training_targets()
     assert torch.equal(pre.refined_labels, targets)
     assert torch.equal(pre.label_weights, weights)
-    assert torch.allclose(hook.sampler.sampling_probs,
-                          hook.manager.state.sampling_probs, rtol=1e-12,
-                          atol=0)
+    assert torch.allclose(
+        hook.sampler.sampling_probs,
+        hook.manager.state.sampling_probs,
+        rtol=1e-12,
+        atol=0)
 
 
 def _resume_matches(full_dir, part_dir, data_root, **hook_kwargs):
@@ -82,8 +84,8 @@ def _resume_matches(full_dir, part_dir, data_root, **hook_kwargs):
         a, b = _state(full_dir, epoch), _state(part_dir, epoch)
         assert torch.equal(a['label_state'], b['label_state'])
         assert torch.equal(a['refined_labels'], b['refined_labels'])
-        assert torch.allclose(a['sampler_probs'], b['sampler_probs'],
-                              rtol=0, atol=1e-12)
+        assert torch.allclose(
+            a['sampler_probs'], b['sampler_probs'], rtol=0, atol=1e-12)
     return a, b
 
 
@@ -95,10 +97,11 @@ def test_resume_reproduces_online_statistics(tmp_path, data_root):
     """With the online statistics a resumed run re-labels like an
     uninterrupted one."""
     full_dir = tmp_path / 'full'
-    Runner.from_cfg(small_bmix_config(full_dir, data_root, max_epochs=4,
-                                      stats_source='online')).train()
-    _resume_matches(full_dir, tmp_path / 'part', data_root,
-                    stats_source='online')
+    Runner.from_cfg(
+        small_bmix_config(
+            full_dir, data_root, max_epochs=4, stats_source='online')).train()
+    _resume_matches(
+        full_dir, tmp_path / 'part', data_root, stats_source='online')
 
 
 @pytest.mark.timeout(300)
@@ -107,16 +110,31 @@ def test_two_process_cpu_run_keeps_ranks_identical(tmp_path, data_root,
                                                    stats_source):
     # 191 instances: the audit shards are uneven (96 and 95 per rank); the
     # training shards are padded to 96 each (one instance seen twice).
-    cfg = small_bmix_config(tmp_path, data_root, max_epochs=3,
-                            num_images=191, stats_source=stats_source)
+    cfg = small_bmix_config(
+        tmp_path,
+        data_root,
+        max_epochs=3,
+        num_images=191,
+        stats_source=stats_source)
     cfg_file = tmp_path / 'cfg.py'
     cfg.dump(str(cfg_file))
-    env = dict(os.environ, PYTHONPATH=osp.join(ROOT, 'tests'), PORT='29517',
-               OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='')
-    proc = subprocess.run(
-        ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), str(cfg_file), '2',
-         '--work-dir', str(tmp_path)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=280)
+    env = dict(
+        os.environ,
+        PYTHONPATH=osp.join(ROOT, 'tests'),
+        PORT='29517',
+        OMP_NUM_THREADS='1',
+        CUDA_VISIBLE_DEVICES='')
+    proc = subprocess.run([
+        'bash',
+        osp.join(ROOT, 'tools', 'dist_train.sh'),
+        str(cfg_file), '2', '--work-dir',
+        str(tmp_path)
+    ],
+                          cwd=ROOT,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=280)
     assert proc.returncode == 0, proc.stderr[-3000:]
     for epoch in (1, 2, 3):
         r0, r1 = _state(tmp_path, epoch, 0), _state(tmp_path, epoch, 1)
@@ -146,7 +164,10 @@ class _BeforeStepProbe(Hook):
     def before_train_iter(self, runner, batch_idx, data_batch=None):
         self._probe(runner, data_batch, self.before)
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None):
         self._probe(runner, data_batch, self.after)
 
@@ -154,8 +175,13 @@ class _BeforeStepProbe(Hook):
 def test_online_statistics_are_taken_before_the_step(tmp_path, data_root):
     """Each instance's online view is the model's prediction before the
     optimizer step that trains on it, one view per instance per epoch."""
-    cfg = small_bmix_config(tmp_path, data_root, max_epochs=2, warmup=1,
-                            num_images=96, stats_source='online')
+    cfg = small_bmix_config(
+        tmp_path,
+        data_root,
+        max_epochs=2,
+        warmup=1,
+        num_images=96,
+        stats_source='online')
     cfg.optim_wrapper.optimizer.lr = 0.5  # every step moves the outputs
     cfg.custom_hooks.append(dict(type='_BeforeStepProbe'))
     runner = Runner.from_cfg(cfg)
@@ -173,8 +199,7 @@ def test_online_statistics_are_taken_before_the_step(tmp_path, data_root):
 
 
 def test_num_classes_mismatch_is_reported(tmp_path, data_root):
-    cfg = small_bmix_config(tmp_path, data_root, max_epochs=1,
-                            num_images=64)
+    cfg = small_bmix_config(tmp_path, data_root, max_epochs=1, num_images=64)
     cfg.model.head.num_classes = 11
     with pytest.raises(ValueError, match='model.head.num_classes is 11'):
         Runner.from_cfg(cfg).train()

@@ -34,8 +34,7 @@ def set_epoch():
 def _ll_inputs():
     # 2 x 4 logits; target 1 at (0, 0) and (1, 2); 6 negatives whose BCE
     # (softplus of the logit) ranks: (1, 3) > (0, 2) > (1, 0) > (0, 3) > ...
-    logits = torch.tensor([[-3.0, -1.0, 2.0, 0.5],
-                           [1.0, -2.0, 5.0, 3.0]])
+    logits = torch.tensor([[-3.0, -1.0, 2.0, 0.5], [1.0, -2.0, 5.0, 3.0]])
     target = torch.tensor([[1.0, 0, 0, 0], [0, 0, 1, 0]])
     return logits, target
 
@@ -55,10 +54,17 @@ def test_large_loss_mask_picks_top_fraction_of_negatives():
 
 def test_llr_rejects_and_llct_corrects_top_negatives(set_epoch):
     logits, target = _ll_inputs()
-    llr = MODELS.build(dict(type='LargeLossRejectionLoss', mode='reject',
-                            delta_rel=0.25, start_epoch=1))
-    llct = MODELS.build(dict(type='LargeLossRejectionLoss',
-                             mode='correct_temporary', delta_rel=0.25))
+    llr = MODELS.build(
+        dict(
+            type='LargeLossRejectionLoss',
+            mode='reject',
+            delta_rel=0.25,
+            start_epoch=1))
+    llct = MODELS.build(
+        dict(
+            type='LargeLossRejectionLoss',
+            mode='correct_temporary',
+            delta_rel=0.25))
     # epoch 2 (0-based): delta = 2 * 0.25 = 0.5 -> 3 of 6 negatives
     chosen = torch.zeros(2, 4, dtype=torch.bool)
     chosen[1, 3] = chosen[0, 2] = chosen[1, 0] = True
@@ -86,10 +92,14 @@ def test_ll_delta_grows_with_epoch(set_epoch):
     loss = MODELS.build(dict(type='LargeLossRejectionLoss', delta_rel=0.002))
     deltas = [loss.delta(e) for e in range(5)]
     assert deltas == pytest.approx([0.0, 0.002, 0.004, 0.006, 0.008])
-    capped = MODELS.build(dict(type='LargeLossRejectionLoss', delta_rel=0.1,
-                               max_delta=0.25, start_epoch=0))
-    assert [capped.delta(e) for e in (0, 1, 2, 5)] == pytest.approx(
-        [0.1, 0.2, 0.25, 0.25])
+    capped = MODELS.build(
+        dict(
+            type='LargeLossRejectionLoss',
+            delta_rel=0.1,
+            max_delta=0.25,
+            start_epoch=0))
+    assert [capped.delta(e)
+            for e in (0, 1, 2, 5)] == pytest.approx([0.1, 0.2, 0.25, 0.25])
     set_epoch(3)
     assert loss.delta() == pytest.approx(0.006)
     with pytest.raises(ValueError, match='mode'):
@@ -98,15 +108,22 @@ def test_ll_delta_grows_with_epoch(set_epoch):
 
 # ------------------------------------------------------------- Co-teaching
 def _coteaching(**kwargs):
-    return MODELS.build(dict(
-        type='CoTeachingClassifier',
-        backbone=dict(type='ResNet_CIFAR', depth=18, stem_channels=8,
-                      base_channels=8, num_stages=1, strides=(1, ),
-                      dilations=(1, ), out_indices=(0, )),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='MultiLabelLinearClsHead', num_classes=3,
-                  in_channels=32),
-        **kwargs))
+    return MODELS.build(
+        dict(
+            type='CoTeachingClassifier',
+            backbone=dict(
+                type='ResNet_CIFAR',
+                depth=18,
+                stem_channels=8,
+                base_channels=8,
+                num_stages=1,
+                strides=(1, ),
+                dilations=(1, ),
+                out_indices=(0, )),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(
+                type='MultiLabelLinearClsHead', num_classes=3, in_channels=32),
+            **kwargs))
 
 
 def test_coteaching_forget_rate_schedule(set_epoch):
@@ -143,8 +160,9 @@ def test_coteaching_updates_each_net_on_peer_small_loss_instances():
     logits1 = torch.cat([good[:2], bad[2:]]).requires_grad_()
     logits2 = torch.cat([bad[:2], good[2:]]).requires_grad_()
     model.forward_pair = lambda inputs: (logits1, logits2)
-    samples = [DataSample().set_gt_label(torch.nonzero(t).flatten())
-               for t in target]
+    samples = [
+        DataSample().set_gt_label(torch.nonzero(t).flatten()) for t in target
+    ]
     losses = model.loss(torch.zeros(4, 3, 8, 8), samples)
     assert set(losses) == {'loss_net1', 'loss_net2', 'remember_rate'}
     assert losses['remember_rate'].item() == 0.5
@@ -175,8 +193,9 @@ def test_configs_exist_for_every_method_and_noise():
     for method in METHODS:
         for data in ('digits', 'fashion-mnist'):
             for noise in NOISE:
-                path = osp.join(BASELINES, f'{method}_resnet-small_mosaic-'
-                                f'{data}{noise}.py')
+                path = osp.join(
+                    BASELINES, f'{method}_resnet-small_mosaic-'
+                    f'{data}{noise}.py')
                 assert osp.isfile(path), path
         assert osp.isfile(osp.join(BASELINES, f'{method}_r50_448_coco2014.py'))
     cfg = Config.fromfile(
@@ -188,8 +207,10 @@ def test_configs_exist_for_every_method_and_noise():
     assert cfg.train_dataloader.dataset.dataset.type == 'MosaicMultiLabel'
     cfg = Config.fromfile(osp.join(BASELINES, 'llct_r50_448_coco2014.py'))
     assert cfg.model.head.loss == dict(
-        type='LargeLossRejectionLoss', mode='correct_temporary',
-        delta_rel=0.002, start_epoch=1)
+        type='LargeLossRejectionLoss',
+        mode='correct_temporary',
+        delta_rel=0.002,
+        start_epoch=1)
     cfg = Config.fromfile(osp.join(BASELINES, 'asl_r50_448_coco2014.py'))
     assert cfg.model.head.loss.type == 'AsymmetricLoss'
     assert cfg.model.head.loss.gamma_pos == 0 and cfg.model.head.loss.clip \
@@ -222,8 +243,8 @@ def _small(name, work_dir, data_root, **model):
     cfg.test_dataloader = cfg.val_dataloader
     cfg.train_cfg.update(max_epochs=1, val_interval=1)
     cfg.param_scheduler.update(T_max=1, end=1)
-    cfg.val_evaluator = dict(type='ShotGroupAveragePrecision',
-                             shot_thresholds=(40, 10))
+    cfg.val_evaluator = dict(
+        type='ShotGroupAveragePrecision', shot_thresholds=(40, 10))
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=100)
     # a slimmer network than the config's: the run checks the wiring
     cfg.model.backbone.update(stem_channels=8, base_channels=8)
@@ -236,8 +257,11 @@ def _train(cfg):
     runner = Runner.from_cfg(cfg)
     runner.train()
     hub = runner.message_hub
-    losses = {k: v.current() for k, v in hub.log_scalars.items()
-              if k.startswith('train/') and 'loss' in k}
+    losses = {
+        k: v.current()
+        for k, v in hub.log_scalars.items()
+        if k.startswith('train/') and 'loss' in k
+    }
     assert losses and all(math.isfinite(v) for v in losses.values()), losses
     assert 0 <= hub.get_scalar('val/multi-label/mAP').current() <= 100
     return runner, losses
@@ -262,8 +286,11 @@ def test_asl_trains(tmp_path, data_root):
 
 
 def test_coteaching_trains(tmp_path, data_root):
-    cfg = _small('coteaching_resnet-small_mosaic-digits_flip40.py', tmp_path,
-                 data_root, num_gradual=0)  # forget 40% from the start
+    cfg = _small(
+        'coteaching_resnet-small_mosaic-digits_flip40.py',
+        tmp_path,
+        data_root,
+        num_gradual=0)  # forget 40% from the start
     runner, losses = _train(cfg)
     assert {'train/loss_net1', 'train/loss_net2'} <= set(losses)
     rate = runner.message_hub.get_scalar('train/remember_rate').current()

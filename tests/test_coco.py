@@ -29,13 +29,15 @@ ANNOTATIONS = [
 ]
 
 
-def _write(tmp_path, annotations=ANNOTATIONS, images=IMAGES,
-           make_images=True):
+def _write(tmp_path, annotations=ANNOTATIONS, images=IMAGES, make_images=True):
     (tmp_path / 'annotations').mkdir(exist_ok=True)
     (tmp_path / 'val2014').mkdir(exist_ok=True)
     ann = tmp_path / 'annotations' / 'instances_val2014.json'
-    ann.write_text(json.dumps(dict(
-        images=images, annotations=annotations, categories=CATEGORIES)))
+    ann.write_text(
+        json.dumps(
+            dict(
+                images=images, annotations=annotations,
+                categories=CATEGORIES)))
     if make_images:
         for im in images:
             (tmp_path / 'val2014' / im['file_name']).write_bytes(b'jpg')
@@ -46,23 +48,23 @@ def _build(tmp_path, **kwargs):
     return COCOMultiLabel(
         data_root=str(tmp_path),
         ann_file='annotations/instances_val2014.json',
-        data_prefix='val2014', **kwargs)
+        data_prefix='val2014',
+        **kwargs)
 
 
 def test_classes_labels_and_filtering(tmp_path):
     _write(tmp_path)
     ds = _build(tmp_path)
     # Classes sorted by category id: person(1), bicycle(2), car(3), brush(90)
-    assert ds.metainfo['classes'] == ('person', 'bicycle', 'car',
-                                      'toothbrush')
+    assert ds.metainfo['classes'] == ('person', 'bicycle', 'car', 'toothbrush')
     assert len(ds) == 3  # image 9 has no annotation
     infos = [ds.get_data_info(i) for i in range(3)]
     assert [osp.basename(i['img_path']) for i in infos] == [
         'COCO_val2014_000000000042.jpg', 'COCO_val2014_000000000007.jpg',
         'COCO_val2014_000000000005.jpg'
     ]
-    assert infos[0]['img_path'] == osp.join(str(tmp_path), 'val2014',
-                                            IMAGES[0]['file_name'])
+    assert infos[0]['img_path'] == osp.join(
+        str(tmp_path), 'val2014', IMAGES[0]['file_name'])
     assert [i['gt_label'] for i in infos] == [[0, 2], [3], [0, 1]]
     assert ds.get_cat_ids(2) == [0, 1]
     np.testing.assert_array_equal(ds.class_counts, [2, 1, 1, 1])
@@ -89,8 +91,10 @@ def test_unknown_category_is_named(tmp_path):
 def test_unknown_image_is_named(tmp_path):
     bad = ANNOTATIONS + [dict(id=9, image_id=1234, category_id=1, iscrowd=0)]
     _write(tmp_path, annotations=bad)
-    with pytest.raises(ValueError, match=r"instances_val2014.json: "
-                       r"annotations\[6\] field 'image_id' has value 1234"):
+    with pytest.raises(
+            ValueError,
+            match=r"instances_val2014.json: "
+            r"annotations\[6\] field 'image_id' has value 1234"):
         _build(tmp_path)
 
 

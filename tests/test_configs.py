@@ -11,8 +11,9 @@ from mmbmix.models import BalanceMixHead
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
-    f for f in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
-                         recursive=True) if '_base_' not in f)
+    f for f in glob.glob(
+        osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
+    if '_base_' not in f)
 
 
 def test_config_grid_is_complete():
@@ -49,9 +50,12 @@ def test_config_loads_and_names_registered_types(path):
         eps = 0.55 if 'single-positive' in name else 0.975
         assert hook.get('relabel_threshold', 0.975) == eps
     for noise, (ntype, rate) in {
-            '_mislabel20': ('mislabel', 0.2), '_mislabel40': ('mislabel', 0.4),
-            '_flip20': ('flip', 0.2), '_flip40': ('flip', 0.4),
-            '_single-positive': ('single_positive', 0.0)}.items():
+            '_mislabel20': ('mislabel', 0.2),
+            '_mislabel40': ('mislabel', 0.4),
+            '_flip20': ('flip', 0.2),
+            '_flip40': ('flip', 0.4),
+            '_single-positive': ('single_positive', 0.0)
+    }.items():
         if noise in name:
             assert ds.type == 'LabelNoiseDataset'
             assert (ds.noise_type, ds.noise_rate) == (ntype, rate)

@@ -48,8 +48,10 @@ def test_first_offending_entry_is_named(images):
 def test_missing_field(images):
     data = _data(images, [[0], [1], [2]])
     del data[2]['gt_label']
-    with pytest.raises(ValueError, match=r"f.json: data_list\[2\].*'gt_label'"
-                       r'.*value None'):
+    with pytest.raises(
+            ValueError,
+            match=r"f.json: data_list\[2\].*'gt_label'"
+            r'.*value None'):
         check_multilabel_data_list(data, 3, 'f.json')
 
 

@@ -1,4 +1,5 @@
-"""DualBatchSampler: random halves cover the data, minority halves follow Eq. 4."""
+"""DualBatchSampler: random halves cover the data, minority halves follow
+Eq. 4."""
 import numpy as np
 import pytest
 import torch
@@ -18,11 +19,11 @@ class _Data:
 
 
 def _make(n, batch_size, rank=0, world=2, seed=3, monkeypatch=None):
-    monkeypatch.setattr('mmengine.dataset.sampler.get_dist_info',
-                        lambda: (rank, world))
+    monkeypatch.setattr('mmengine.dataset.sampler.get_dist_info', lambda:
+                        (rank, world))
     monkeypatch.setattr(
-        'mmbmix.datasets.samplers.dual_batch_sampler.get_dist_info',
-        lambda: (rank, world))
+        'mmbmix.datasets.samplers.dual_batch_sampler.get_dist_info', lambda:
+        (rank, world))
     sampler = DefaultSampler(_Data(n), shuffle=True, seed=seed)
     return DualBatchSampler(sampler, batch_size)
 

@@ -35,8 +35,7 @@ P_CLEAN[0, 0], P_CLEAN[1, 2], P_CLEAN[2, 1], P_CLEAN[3, 2] = .1, .05, .3, .2
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location('export_label_issues',
-                                                  TOOL)
+    spec = importlib.util.spec_from_file_location('export_label_issues', TOOL)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -86,21 +85,42 @@ def _dataset(tmp_path, coco=False):
     if coco:
         ann = tmp_path / 'instances_train.json'
         pos = GIVEN.nonzero().tolist()
-        json.dump(dict(
-            images=[dict(id=10 + i, file_name=n) for i, n in enumerate(names)],
-            categories=[dict(id=k + 1, name=c) for k, c in enumerate(classes)],
-            annotations=[dict(id=j + 1, image_id=10 + i, category_id=k + 1,
-                              bbox=[0, 0, 4, 4], area=16, iscrowd=0)
-                         for j, (i, k) in enumerate(pos)]), open(ann, 'w'))
-        ds = dict(type='COCOMultiLabel', ann_file=str(ann),
-                  data_prefix=dict(img_path=str(img_dir)), pipeline=[])
+        json.dump(
+            dict(
+                images=[
+                    dict(id=10 + i, file_name=n) for i, n in enumerate(names)
+                ],
+                categories=[
+                    dict(id=k + 1, name=c) for k, c in enumerate(classes)
+                ],
+                annotations=[
+                    dict(
+                        id=j + 1,
+                        image_id=10 + i,
+                        category_id=k + 1,
+                        bbox=[0, 0, 4, 4],
+                        area=16,
+                        iscrowd=0) for j, (i, k) in enumerate(pos)
+                ]), open(ann, 'w'))
+        ds = dict(
+            type='COCOMultiLabel',
+            ann_file=str(ann),
+            data_prefix=dict(img_path=str(img_dir)),
+            pipeline=[])
     else:
         ann = tmp_path / 'train.json'
-        json.dump(dict(metainfo=dict(classes=classes), data_list=[
-            dict(img_path=n, gt_label=np.flatnonzero(g).tolist())
-            for n, g in zip(names, GIVEN.numpy())]), open(ann, 'w'))
-        ds = dict(type='MultiLabelDataset', ann_file=str(ann),
-                  data_prefix=dict(img_path=str(img_dir)), pipeline=[])
+        json.dump(
+            dict(
+                metainfo=dict(classes=classes),
+                data_list=[
+                    dict(img_path=n, gt_label=np.flatnonzero(g).tolist())
+                    for n, g in zip(names, GIVEN.numpy())
+                ]), open(ann, 'w'))
+        ds = dict(
+            type='MultiLabelDataset',
+            ann_file=str(ann),
+            data_prefix=dict(img_path=str(img_dir)),
+            pipeline=[])
     cfg = tmp_path / 'cfg.py'
     cfg.write_text(
         "custom_imports = dict(imports=['mmbmix'], "
@@ -113,9 +133,16 @@ def _checkpoint(tmp_path, given=GIVEN, name='epoch_6.pth'):
     manager = LabelManager()
     manager.reset(given)
     path = tmp_path / name
-    torch.save({STATE_KEY: dict(label_state=STATE, refined_labels=REFINED,
-                                p_clean=P_CLEAN.half(), sampling_probs=None,
-                                label_digest=manager.label_digest())}, path)
+    torch.save(
+        {
+            STATE_KEY:
+            dict(
+                label_state=STATE,
+                refined_labels=REFINED,
+                p_clean=P_CLEAN.half(),
+                sampling_probs=None,
+                label_digest=manager.label_digest())
+        }, path)
     return str(path)
 
 
@@ -137,24 +164,26 @@ def test_cli_lists_the_issues_and_the_cleaned_file_loads_back(
     with open(out / 'label_issues.csv') as f:
         rows = list(csv.DictReader(f))
     assert [(r['index'], r['class_name'], r['given'], r['suggested'],
-             r['state']) for r in rows] == [
-                 ('1', 'bird', '0', '1', 'relabeled'),
-                 ('0', 'cat', '1', '0', 'relabeled'),
-                 ('2', 'dog', '1', '-1', 'ambiguous')]
+             r['state'])
+            for r in rows] == [('1', 'bird', '0', '1', 'relabeled'),
+                               ('0', 'cat', '1', '0', 'relabeled'),
+                               ('2', 'dog', '1', '-1', 'ambiguous')]
     assert rows[0]['img_path'].endswith('im1.png')
     assert json.load(open(out / 'label_issues.json'))[2]['p_clean'] == \
         pytest.approx(.3, abs=1e-3)
     assert summary['suspected'] == 3 and 'detection' not in summary
     assert (out / 'label_issues.png').stat().st_size > 0
     per_class = list(csv.DictReader(open(out / 'per_class.csv')))
-    assert [(r['relabeled'], r['ambiguous']) for r in per_class] == [
-        ('1', '0'), ('0', '1'), ('1', '0')]
+    assert [(r['relabeled'], r['ambiguous'])
+            for r in per_class] == [('1', '0'), ('0', '1'), ('1', '0')]
     # the cleaned file, through the dataset class the config names
     ds_type = 'COCOMultiLabel' if coco else 'MultiLabelDataset'
-    back = DATASETS.build(dict(type=ds_type,
-                               ann_file=summary['cleaned_annotation'],
-                               data_prefix=dict(img_path=img_dir),
-                               pipeline=[]))
+    back = DATASETS.build(
+        dict(
+            type=ds_type,
+            ann_file=summary['cleaned_annotation'],
+            data_prefix=dict(img_path=img_dir),
+            pipeline=[]))
     expected = [[], [1, 2], [0, 1], [2]]
     # COCOMultiLabel, like the COCO multi-label protocol, skips images
     # without a positive label: image 0 lost its only one
@@ -171,12 +200,16 @@ def test_cli_lists_the_issues_and_the_cleaned_file_loads_back(
     # an existing output folder is not written without --force
     with pytest.raises(SystemExit, match='exists; pass --force'):
         _tool().main([cfg, ckpt, '--out', str(out), '--no-confidence'])
-    summary = _tool().main([cfg, ckpt, '--out', str(out), '--no-confidence',
-                            '--force', '--drop-ambiguous'])
-    back = DATASETS.build(dict(type=ds_type,
-                               ann_file=summary['cleaned_annotation'],
-                               data_prefix=dict(img_path=img_dir),
-                               pipeline=[]))
+    summary = _tool().main([
+        cfg, ckpt, '--out',
+        str(out), '--no-confidence', '--force', '--drop-ambiguous'
+    ])
+    back = DATASETS.build(
+        dict(
+            type=ds_type,
+            ann_file=summary['cleaned_annotation'],
+            data_prefix=dict(img_path=img_dir),
+            pipeline=[]))
     assert sorted(back.get_cat_ids(len(back) - 2)) == [0]
 
 
@@ -186,17 +219,22 @@ def test_bad_input(tmp_path):
     no_state = tmp_path / 'bce.pth'
     torch.save({'state_dict': {}}, no_state)
     with pytest.raises(SystemExit, match='has no label state.*--refit'):
-        tool.main([cfg, str(no_state), '--out', str(tmp_path / 'a'),
-                   '--no-confidence'])
+        tool.main([
+            cfg,
+            str(no_state), '--out',
+            str(tmp_path / 'a'), '--no-confidence'
+        ])
     other = GIVEN.clone()
     other[0, 1] = True  # another dataset's labels
     ckpt = _checkpoint(tmp_path, given=other, name='other.pth')
     with pytest.raises(SystemExit, match='other.pth'):
-        tool.main([cfg, ckpt, '--out', str(tmp_path / 'b'),
-                   '--no-confidence'])
+        tool.main([cfg, ckpt, '--out', str(tmp_path / 'b'), '--no-confidence'])
     with pytest.raises(SystemExit, match='no checkpoint file'):
-        tool.main([cfg, str(tmp_path / 'missing.pth'), '--out',
-                   str(tmp_path / 'c'), '--no-confidence'])
+        tool.main([
+            cfg,
+            str(tmp_path / 'missing.pth'), '--out',
+            str(tmp_path / 'c'), '--no-confidence'
+        ])
     assert not (tmp_path / 'a').exists() and not (tmp_path / 'b').exists()
 
 
@@ -212,15 +250,24 @@ def test_known_clean_labels_give_detection_figures(tmp_path, monkeypatch):
     manager = LabelManager()
     manager.reset(given)
     ckpt = tmp_path / 'epoch_1.pth'
-    torch.save({STATE_KEY: dict(label_state=state, refined_labels=given,
-                                label_digest=manager.label_digest())}, ckpt)
-    summary = _tool().main([DIGITS, str(ckpt), '--out', str(tmp_path / 'o'),
-                            '--no-confidence'])
+    torch.save(
+        {
+            STATE_KEY:
+            dict(
+                label_state=state,
+                refined_labels=given,
+                label_digest=manager.label_digest())
+        }, ckpt)
+    summary = _tool().main(
+        [DIGITS,
+         str(ckpt), '--out',
+         str(tmp_path / 'o'), '--no-confidence'])
     wrong = int((given != clean).sum())
-    assert summary['detection'] == dict(flagged=wrong, wrong=wrong,
-                                        detected=wrong, precision=1.0,
-                                        recall=1.0)
+    assert summary['detection'] == dict(
+        flagged=wrong, wrong=wrong, detected=wrong, precision=1.0, recall=1.0)
     rows = json.load(open(tmp_path / 'o' / 'label_issues.json'))
     assert len(rows) == wrong
-    assert all(bool(given[r['index'], r['class_idx']]) != bool(
-        clean[r['index'], r['class_idx']]) for r in rows)
+    assert all(
+        bool(given[r['index'], r['class_idx']]) != bool(clean[r['index'],
+                                                              r['class_idx']])
+        for r in rows)

@@ -223,10 +223,10 @@ def test_offset_data_and_int32_groups():
 
 def _params(means, variances, weights):
     d = torch.float64
-    return GMMParams(torch.tensor(means, dtype=d), torch.tensor(variances,
-                                                               dtype=d),
-                     torch.tensor(weights, dtype=d),
-                     torch.ones(len(means), dtype=torch.bool))
+    return GMMParams(
+        torch.tensor(means, dtype=d), torch.tensor(variances, dtype=d),
+        torch.tensor(weights, dtype=d),
+        torch.ones(len(means), dtype=torch.bool))
 
 
 def test_wide_clean_component_never_makes_large_losses_clean():
@@ -280,11 +280,13 @@ def test_bic_split_rule_on_known_shapes():
     from mmbmix.models.utils.gmm import bic_prefers_two
     g = torch.Generator().manual_seed(0)
     one = torch.randn(2000, generator=g) * 0.3 + 1
-    two = torch.cat([torch.randn(1500, generator=g) * 0.2,
-                     torch.randn(500, generator=g) * 0.2 + 2])
+    two = torch.cat([
+        torch.randn(1500, generator=g) * 0.2,
+        torch.randn(500, generator=g) * 0.2 + 2
+    ])
     expo = torch.empty(2000).exponential_(5.0, generator=g)
     x = torch.cat([one, two, expo])
     groups = torch.arange(3).repeat_interleave(2000)
     params = fit_gmm_1d(x, groups, 3)
-    assert bic_prefers_two(x, groups, params, 3).tolist() == [
-        False, True, True]
+    assert bic_prefers_two(x, groups, params,
+                           3).tolist() == [False, True, True]

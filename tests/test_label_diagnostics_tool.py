@@ -25,12 +25,15 @@ def test_sets_by_hand():
     # 3 instances x 2 classes; the wrong given labels are (0, 0) and (2, 1)
     true = torch.tensor([[1, 0], [1, 1], [0, 0]], dtype=torch.bool)
     given = torch.tensor([[0, 0], [1, 1], [0, 1]], dtype=torch.bool)
-    state = torch.tensor([[CLEAN, CLEAN], [CLEAN, AMBIGUOUS],
-                          [RELABELED, CLEAN]], dtype=torch.uint8)
+    state = torch.tensor(
+        [[CLEAN, CLEAN], [CLEAN, AMBIGUOUS], [RELABELED, CLEAN]],
+        dtype=torch.uint8)
     refined = given.clone()
     refined[2, 0] = True  # re-labeled wrongly
-    rows = {r['set']: r for r in _tool().set_diagnostics(
-        given, true, state, refined)}
+    rows = {
+        r['set']: r
+        for r in _tool().set_diagnostics(given, true, state, refined)
+    }
     # all: 4 clean, of which (0, 0) and (2, 1) are wrong; 4 correct labels
     assert rows['all']['precision'] == pytest.approx(2 / 4)
     assert rows['all']['recall'] == pytest.approx(2 / 4)
@@ -55,8 +58,11 @@ def test_cli_on_a_checkpoint(tmp_path, capsys, monkeypatch):
     # clean exactly where the given label is right: precision = recall = 1
     state = torch.where(given == true, CLEAN, AMBIGUOUS).to(torch.uint8)
     ckpt = tmp_path / 'epoch_1.pth'
-    torch.save({tool.STATE_KEY: dict(label_state=state,
-                                     refined_labels=given.clone())}, ckpt)
+    torch.save(
+        {
+            tool.STATE_KEY: dict(
+                label_state=state, refined_labels=given.clone())
+        }, ckpt)
     out = tmp_path / 'sets.json'
     tool.main([CFG, str(ckpt), '--json', str(out)])
     table = capsys.readouterr().out
@@ -84,13 +90,20 @@ def test_refit_applies_the_label_manager_rule():
     # given labels, large on the wrong ones (confidence 0.99 / 0.01)
     jitter = 0.004 * torch.rand(400, 3, generator=g)
     confidence = torch.where(true, 0.99 - jitter, 0.01 + jitter)
-    cfg = Config(dict(custom_hooks=[
-        dict(type='LabelManagerHook', warmup_epochs=5,
-             relabel_threshold=0.975, use_clean=False)]))
+    cfg = Config(
+        dict(custom_hooks=[
+            dict(
+                type='LabelManagerHook',
+                warmup_epochs=5,
+                relabel_threshold=0.975,
+                use_clean=False)
+        ]))
     fitted = tool.refit_label_state(cfg, given, confidence)
     state, refined = fitted.label_state, fitted.refined_labels
-    rows = {r['set']: r for r in tool.set_diagnostics(given, true, state,
-                                                      refined)}
+    rows = {
+        r['set']: r
+        for r in tool.set_diagnostics(given, true, state, refined)
+    }
     assert (state == CLEAN).equal(~wrong)  # use_clean=False is overridden
     assert (state == RELABELED).equal(wrong)
     assert refined.equal(true)

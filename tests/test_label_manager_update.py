@@ -37,8 +37,8 @@ class _View:
 
 
 def _hook(given, true, **kw):
-    manager = LabelManager(warmup_epochs=2, shot_thresholds=(10**6, 1000),
-                           **kw)
+    manager = LabelManager(
+        warmup_epochs=2, shot_thresholds=(10**6, 1000), **kw)
     manager.reset(given, true)
     return _View(manager)
 
@@ -123,8 +123,8 @@ def test_every_switch_on_trains_decisions_and_weights_ambiguous():
     s = m.state.label_state
     assert torch.equal(targets, m.state.refined_labels)
     assert (targets != given).sum() == (s == RELABELED).sum() > 0
-    assert torch.all(weights[(s == CLEAN) | (s == RELABELED) |
-                             (s == CONFIRMED)] == 1)
+    assert torch.all(weights[(s == CLEAN) | (s == RELABELED)
+                             | (s == CONFIRMED)] == 1)
     amb = s == AMBIGUOUS
     assert amb.any()
     assert torch.equal(weights[amb], m.state.p_clean[amb])
@@ -180,8 +180,9 @@ def test_a_decision_that_keeps_the_value_is_confirmed_not_relabeled():
     conf[20:, 0] = torch.linspace(0.05, 0.1, 20)
     conf[20, 0] = 0.9
     conf[21, 0] = 0.1
-    m = LabelManager(warmup_epochs=1, relabel_threshold=0.55,
-                     gmm=dict(min_samples=1000))  # unfittable: all clean
+    m = LabelManager(
+        warmup_epochs=1, relabel_threshold=0.55,
+        gmm=dict(min_samples=1000))  # unfittable: all clean
     m.reset(given, true)
     m.update(conf, epoch=1)
     assert torch.all(m.state.label_state == CLEAN)
@@ -218,12 +219,14 @@ def test_score_forms_by_hand():
     P = torch.tensor([0.2, 0.6, 0.9, 0.9])
     A = torch.tensor([0.9, 0.8, 0.7, 0.5])
     literal = instance_score(labels, P, A)
-    assert torch.allclose(literal, torch.tensor([0.2 + 0.8 + 0.7 + 0.5,
-                                                 0.2 + 0.6 + 0.7 + 0.5,
-                                                 0.9 + 0.8 + 0.7 + 0.5]))
+    assert torch.allclose(
+        literal,
+        torch.tensor([
+            0.2 + 0.8 + 0.7 + 0.5, 0.2 + 0.6 + 0.7 + 0.5, 0.9 + 0.8 + 0.7 + 0.5
+        ]))
     mean = instance_score(labels, P, A, form='mean')
-    assert torch.allclose(mean, torch.tensor([0.2 + 2.0 / 3, 0.4 + 0.6,
-                                              1.0 + 0.725]))
+    assert torch.allclose(
+        mean, torch.tensor([0.2 + 2.0 / 3, 0.4 + 0.6, 1.0 + 0.725]))
     with pytest.raises(ValueError, match="form must be 'literal' or 'mean'"):
         instance_score(labels, P, A, form='sum')
 

@@ -141,8 +141,8 @@ def test_single_positive():
     np.testing.assert_allclose(freq, 1 / 3, atol=0.06)
 
 
-@pytest.mark.parametrize('fn', [mislabel_noise, flip_noise,
-                                single_positive_labels])
+@pytest.mark.parametrize('fn',
+                         [mislabel_noise, flip_noise, single_positive_labels])
 def test_noise_is_pure_function_of_seed(fn):
     clean = random_labels(500, 8)
     before = clean.copy()
@@ -165,9 +165,12 @@ def test_zero_rate_is_identity():
 @pytest.mark.parametrize('serialize_data', [True, False])
 def test_wrapper_getitem_packs_noisy_labels(ann_file, serialize_data):
     ds = DATASETS.build(
-        dict(type='LabelNoiseDataset',
-             dataset=dataset_cfg(ann_file, serialize_data),
-             noise_type='flip', noise_rate=0.3, seed=0))
+        dict(
+            type='LabelNoiseDataset',
+            dataset=dataset_cfg(ann_file, serialize_data),
+            noise_type='flip',
+            noise_rate=0.3,
+            seed=0))
     assert isinstance(ds, LabelNoiseDataset)
     inner = ds.dataset
     assert len(ds) == len(inner) == 300
@@ -192,9 +195,10 @@ def test_wrapper_getitem_packs_noisy_labels(ann_file, serialize_data):
 
 
 def test_wrapper_stats_and_reproducibility(ann_file):
+
     def build(seed, noise_type='mislabel', **kw):
-        return LabelNoiseDataset(dataset_cfg(ann_file), noise_type, 0.4,
-                                 seed=seed, **kw)
+        return LabelNoiseDataset(
+            dataset_cfg(ann_file), noise_type, 0.4, seed=seed, **kw)
 
     a, b, c = build(0), build(0), build(1)
     np.testing.assert_array_equal(a.label_matrix, b.label_matrix)
@@ -202,10 +206,10 @@ def test_wrapper_stats_and_reproducibility(ann_file):
     clean, noisy = a.clean_label_matrix, a.label_matrix
     stats = a.noise_stats
     assert stats['noise_type'] == 'mislabel'
-    assert stats['rate_pos'] == pytest.approx((clean & ~noisy).sum() /
-                                              clean.sum())
-    assert stats['rate_neg'] == pytest.approx((~clean & noisy).sum() /
-                                              (~clean).sum())
+    assert stats['rate_pos'] == pytest.approx(
+        (clean & ~noisy).sum() / clean.sum())
+    assert stats['rate_neg'] == pytest.approx(
+        (~clean & noisy).sum() / (~clean).sum())
     assert stats['rate_all'] == pytest.approx((clean != noisy).mean())
     assert 0.3 < stats['rate_pos'] < 0.5
     # 'clean' is the identity; lazy_init defers the noise

@@ -13,7 +13,8 @@ def test_eq2_to_eq4_by_hand():
     labels = torch.tensor([[1, 0], [1, 0], [0, 1]], dtype=torch.bool)
     P, A = class_confidence(probs, labels)
     assert torch.allclose(P, torch.tensor([(0.9 + 0.6) / 2, 0.8]))
-    assert torch.allclose(A, torch.tensor([1 - 0.3, ((1 - .2) + (1 - .1)) / 2]))
+    assert torch.allclose(A, torch.tensor([1 - 0.3,
+                                           ((1 - .2) + (1 - .1)) / 2]))
     score = instance_score(labels, P, A)
     expect = torch.tensor([P[0] + A[1], P[0] + A[1], A[0] + P[1]])
     assert torch.allclose(score, expect)
@@ -27,7 +28,9 @@ def test_eq2_to_eq4_by_hand():
 
 def test_sampling_probs_never_nan():
     p = sampling_probs(torch.tensor([1.0, float('nan'), 2.0]))
-    assert torch.isfinite(p).all() and torch.allclose(p, torch.full((3, ), 1 / 3).double())
+    assert torch.isfinite(p).all() and torch.allclose(
+        p,
+        torch.full((3, ), 1 / 3).double())
     p = sampling_probs(torch.tensor([0.0, 1.0]))
     assert torch.isfinite(p).all() and p[0] > p[1]
 
@@ -45,21 +48,22 @@ def test_eq9_relabel_rule():
     assert confirmed.tolist() == [[False, False, False, False, True, True]]
     refined, relabeled, _ = relabel(conf, labels, clean, 0.55)
     assert relabeled.tolist() == [[True, True, False, False, False, False]]
-    refined, _, _ = relabel(torch.tensor([[0.6, 0.4]]),
-                            torch.tensor([[0, 1]], dtype=torch.bool),
-                            torch.zeros(1, 2, dtype=torch.bool), 0.55)
+    refined, _, _ = relabel(
+        torch.tensor([[0.6, 0.4]]), torch.tensor([[0, 1]], dtype=torch.bool),
+        torch.zeros(1, 2, dtype=torch.bool), 0.55)
     assert refined.tolist() == [[True, False]]
 
 
 def test_label_weights_and_ablation_switches():
     # clean, re-labeled, confirmed, ambiguous
-    state = label_states(torch.tensor([[True, False, False, False]]),
-                         torch.tensor([[False, True, False, False]]),
-                         torch.tensor([[False, False, True, False]]))
+    state = label_states(
+        torch.tensor([[True, False, False, False]]),
+        torch.tensor([[False, True, False, False]]),
+        torch.tensor([[False, False, True, False]]))
     assert state.tolist() == [[CLEAN, RELABELED, CONFIRMED, AMBIGUOUS]]
     p_g = torch.tensor([[0.9, 0.3, 0.4, 0.2]])
-    assert torch.allclose(label_weights(state, p_g),
-                          torch.tensor([[1.0, 1.0, 1.0, 0.2]]))
+    assert torch.allclose(
+        label_weights(state, p_g), torch.tensor([[1.0, 1.0, 1.0, 0.2]]))
     w = label_weights(state, p_g, use_ambiguous=False)
     assert w.tolist() == [[1.0, 1.0, 1.0, 0.0]]
     w = label_weights(state, p_g, use_relabel=False, use_ambiguous=False)
@@ -89,8 +93,10 @@ def test_split_rules_keep_a_nearly_clean_set_whole():
     import pytest
     g = torch.Generator().manual_seed(0)
     agreed = torch.empty(3000).exponential_(20.0, generator=g)  # p ~ 0.95
-    noisy = torch.cat([torch.empty(2000).exponential_(20.0, generator=g),
-                       2.5 + 0.3 * torch.randn(1000, generator=g)])
+    noisy = torch.cat([
+        torch.empty(2000).exponential_(20.0, generator=g),
+        2.5 + 0.3 * torch.randn(1000, generator=g)
+    ])
     losses = torch.stack([agreed, noisy], 1)
     labels = torch.ones(3000, 2, dtype=torch.bool)
     p_always, _ = clean_prob(losses, labels)

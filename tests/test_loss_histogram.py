@@ -2,10 +2,9 @@
 import numpy as np
 import pytest
 import torch
+from test_gmm import _sklearn
 
 from mmbmix.models.utils import LossHistogram, fit_gmm_1d, gmm_posterior
-
-from test_gmm import _sklearn
 
 K = 6
 
@@ -84,8 +83,8 @@ def test_next_epoch_takes_the_ranges_seen():
     for grp in (0, K - 1, K, 2 * K - 1):
         vals = x[g == grp]
         assert hist.lo[grp] == pytest.approx(float(vals.min()))
-        assert hist.scale[grp] == pytest.approx(
-            32 / float(vals.max() - vals.min()))
+        assert hist.scale[grp] == pytest.approx(32 /
+                                                float(vals.max() - vals.min()))
     assert hist.stats.abs().sum() == 0
 
 

@@ -29,7 +29,8 @@ def test_mix_follows_eq5():
     mixed, target, lam = mixup(x, y)
     assert mixed.shape == (4, 3, 4, 4) and target.shape == (4, 5)
     for i in range(4):
-        assert torch.allclose(mixed[i], lam[i] * x[i] + (1 - lam[i]) * x[4 + i])
+        assert torch.allclose(mixed[i],
+                              lam[i] * x[i] + (1 - lam[i]) * x[4 + i])
         assert torch.allclose(target[i],
                               lam[i] * y[i] + (1 - lam[i]) * y[4 + i])
 
@@ -48,7 +49,8 @@ def _batch(labels, idx):
         s.set_metainfo(dict(sample_idx=i))
         samples.append(s)
     inputs = torch.arange(len(idx), dtype=torch.float).view(-1, 1, 1, 1)
-    return dict(inputs=inputs.expand(-1, 3, 2, 2).clone(), data_samples=samples)
+    return dict(
+        inputs=inputs.expand(-1, 3, 2, 2).clone(), data_samples=samples)
 
 
 def test_preprocessor_refines_before_mixing_and_carries_random_weights():
@@ -107,8 +109,9 @@ def test_loss_equals_hand_computation_of_eq10():
 def test_head_passes_label_weights_to_loss():
     head = BalanceMixHead(num_classes=3, in_channels=4)
     feats = (torch.randn(2, 4), )
-    samples = [DataSample().set_gt_score(torch.tensor([1., 0., .5]))
-               for _ in range(2)]
+    samples = [
+        DataSample().set_gt_score(torch.tensor([1., 0., .5])) for _ in range(2)
+    ]
     full = head.loss(feats, samples)['loss']
     for s in samples:
         s.set_field(torch.zeros(3), 'label_weight')

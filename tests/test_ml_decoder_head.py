@@ -22,9 +22,15 @@ from _bmix_config import small_bmix_config  # noqa: E402
 
 def _head(num_classes, num_queries=4, in_channels=8, **kwargs):
     return MODELS.build(
-        dict(type='MLDecoderHead', num_classes=num_classes,
-             in_channels=in_channels, num_queries=num_queries, embed_dims=16,
-             num_heads=2, feedforward_channels=32, **kwargs))
+        dict(
+            type='MLDecoderHead',
+            num_classes=num_classes,
+            in_channels=in_channels,
+            num_queries=num_queries,
+            embed_dims=16,
+            num_heads=2,
+            feedforward_channels=32,
+            **kwargs))
 
 
 @pytest.mark.parametrize('num_classes,groups', [(3, 1), (4, 1), (7, 2),
@@ -134,9 +140,14 @@ def test_training_on_mosaic_learns():
         nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.BatchNorm2d(64),
         nn.ReLU())  # (B, 64, 8, 8)
     head = MODELS.build(
-        dict(type='MLDecoderHead', num_classes=10, in_channels=64,
-             num_queries=5, embed_dims=64, num_heads=4,
-             feedforward_channels=128))
+        dict(
+            type='MLDecoderHead',
+            num_classes=10,
+            in_channels=64,
+            num_queries=5,
+            embed_dims=64,
+            num_heads=4,
+            feedforward_channels=128))
     assert head.fc.group_size == 2
     params = list(backbone.parameters()) + [
         p for p in head.parameters() if p.requires_grad
@@ -162,14 +173,23 @@ def test_balancemix_training_passes_label_weights(tmp_path):
     """In a BalanceMix run (data preprocessor, dual sampler, label manager)
     the head hands the mixed targets and, after warm-up, the label weights
     to BalanceMixLoss."""
-    cfg = small_bmix_config(tmp_path / 'work', tmp_path / 'data',
-                            max_epochs=2, warmup=1, num_images=64,
-                            dump_state=False)
+    cfg = small_bmix_config(
+        tmp_path / 'work',
+        tmp_path / 'data',
+        max_epochs=2,
+        warmup=1,
+        num_images=64,
+        dump_state=False)
     cfg.model.neck = None
     cfg.model.head = dict(
-        type='MLDecoderHead', num_classes=10, in_channels=128,
-        num_queries=100, embed_dims=32, num_heads=2,
-        feedforward_channels=64, loss=dict(type='BalanceMixLoss'))
+        type='MLDecoderHead',
+        num_classes=10,
+        in_channels=128,
+        num_queries=100,
+        embed_dims=32,
+        num_heads=2,
+        feedforward_channels=64,
+        loss=dict(type='BalanceMixLoss'))
     cfg.default_hooks.checkpoint = None
     runner = Runner.from_cfg(cfg)
     seen = []
@@ -177,8 +197,8 @@ def test_balancemix_training_passes_label_weights(tmp_path):
     forward = loss_module.forward
 
     def spy(cls_score, target, weight=None, **kwargs):
-        seen.append((runner.epoch, weight is not None,
-                     bool(((target > 0) & (target < 1)).any())))
+        seen.append((runner.epoch, weight
+                     is not None, bool(((target > 0) & (target < 1)).any())))
         return forward(cls_score, target, weight=weight, **kwargs)
 
     loss_module.forward = spy

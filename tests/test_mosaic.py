@@ -15,8 +15,8 @@ from mmbmix.datasets import mosaic as mosaic_module
 from mmbmix.datasets.mosaic import (FASHION_MNIST_ROOT, _resize, load_source,
                                     mosaic_class_counts)
 
-CONFIG_DIR = osp.join(osp.dirname(__file__), '..', 'configs', '_base_',
-                      'datasets')
+CONFIG_DIR = osp.join(
+    osp.dirname(__file__), '..', 'configs', '_base_', 'datasets')
 SMALL = dict(num_images=300, seed=3)
 
 
@@ -25,8 +25,10 @@ def _labels(ds):
 
 
 def _pixels(ds):
-    return [cv2.imread(ds.get_data_info(i)['img_path'], cv2.IMREAD_UNCHANGED)
-            for i in range(len(ds))]
+    return [
+        cv2.imread(ds.get_data_info(i)['img_path'], cv2.IMREAD_UNCHANGED)
+        for i in range(len(ds))
+    ]
 
 
 def _cells(image, grid=2, tile=16):
@@ -45,8 +47,7 @@ def test_deterministic_across_builds(tmp_path):
     ann_a = open(osp.join(a.folder, 'annotation.json'), 'rb').read()
     assert ann_a == open(osp.join(b.folder, 'annotation.json'), 'rb').read()
     # ...and a different seed gives a different set.
-    c = MosaicMultiLabel(data_root=str(tmp_path / 'a'), num_images=300,
-                         seed=4)
+    c = MosaicMultiLabel(data_root=str(tmp_path / 'a'), num_images=300, seed=4)
     assert c.folder != a.folder and _labels(c) != _labels(a)
 
 
@@ -112,8 +113,8 @@ def test_tiles_match_labels_and_come_from_disjoint_sources(tmp_path):
         pools[split] = {t.tobytes(): int(c) for t, c in zip(tiles, labels)}
     assert not set(pools['train']) & set(pools['test'])
     for split, other in (('train', 'test'), ('test', 'train')):
-        ds = MosaicMultiLabel(data_root=str(tmp_path), split=split,
-                              num_images=200)
+        ds = MosaicMultiLabel(
+            data_root=str(tmp_path), split=split, num_images=200)
         for labels, image in zip(_labels(ds), _pixels(ds)):
             assert image.shape == (32, 32, 3)
             assert 1 <= len(labels) <= 4 and len(set(labels)) == len(labels)
@@ -145,15 +146,14 @@ def test_realized_imbalance_ratio(tmp_path, ratio):
 def test_test_split_balanced_by_default_or_same_as_train(tmp_path):
     test = MosaicMultiLabel(data_root=str(tmp_path), split='test')
     assert len(test) == 500 and test.class_imbalance_ratio == 1.0
-    same = MosaicMultiLabel(data_root=str(tmp_path), split='test',
-                            test_imbalance_ratio=None)
+    same = MosaicMultiLabel(
+        data_root=str(tmp_path), split='test', test_imbalance_ratio=None)
     assert same.class_imbalance_ratio == pytest.approx(50, rel=0.2)
 
 
 def test_class_counts_function():
     counts = mosaic_class_counts(2000, 10, 50, 4)
-    assert counts.tolist() == [1786, 1156, 749, 485, 314, 203, 132, 85, 55,
-                               36]
+    assert counts.tolist() == [1786, 1156, 749, 485, 314, 203, 132, 85, 55, 36]
     assert mosaic_class_counts(100, 10, 1, 1).tolist() == [10] * 10
 
 
@@ -188,11 +188,12 @@ def test_bad_arguments_are_named(tmp_path):
 
 
 def test_fashion_mnist_missing_says_how_to_install(tmp_path):
-    with pytest.raises(FileNotFoundError,
-                       match='apt-get install dataset-fashion-mnist'):
-        MosaicMultiLabel(data_root=str(tmp_path / 'd'),
-                         source='fashion_mnist',
-                         source_root=str(tmp_path / 'empty'))
+    with pytest.raises(
+            FileNotFoundError, match='apt-get install dataset-fashion-mnist'):
+        MosaicMultiLabel(
+            data_root=str(tmp_path / 'd'),
+            source='fashion_mnist',
+            source_root=str(tmp_path / 'empty'))
     assert not osp.exists(tmp_path / 'd') or os.listdir(tmp_path / 'd') == []
 
 
@@ -214,10 +215,14 @@ def test_fashion_mnist_idx_reader(tmp_path):
         _write_idx(root / f'{split}-labels-idx1-ubyte.gz', labels)
     images, labels = load_source('fashion_mnist', 'test', str(root))
     assert images.shape == (30, 28, 28) and labels.tolist()[:11] == [
-        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0]
-    ds = MosaicMultiLabel(data_root=str(tmp_path / 'd'),
-                          source='fashion_mnist', source_root=str(root),
-                          num_images=50, imbalance_ratio=5)
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0
+    ]
+    ds = MosaicMultiLabel(
+        data_root=str(tmp_path / 'd'),
+        source='fashion_mnist',
+        source_root=str(root),
+        num_images=50,
+        imbalance_ratio=5)
     assert ds.metainfo['classes'][0] == 'tshirt_top' and len(ds) == 50
     assert ds.class_imbalance_ratio == pytest.approx(5, rel=0.2)
     # A file that is not IDX is named.
@@ -227,18 +232,18 @@ def test_fashion_mnist_idx_reader(tmp_path):
 
 
 @pytest.mark.skipif(
-    not osp.exists(osp.join(FASHION_MNIST_ROOT,
-                            'train-images-idx3-ubyte.gz')),
+    not osp.exists(osp.join(FASHION_MNIST_ROOT, 'train-images-idx3-ubyte.gz')),
     reason='Debian package dataset-fashion-mnist not installed')
 def test_fashion_mnist_from_debian_package(tmp_path):
     images, labels = load_source('fashion_mnist', 'train')
     assert images.shape == (60000, 28, 28)
     assert np.bincount(labels).tolist() == [6000] * 10
-    ds = MosaicMultiLabel(data_root=str(tmp_path), source='fashion_mnist',
-                          num_images=300)
+    ds = MosaicMultiLabel(
+        data_root=str(tmp_path), source='fashion_mnist', num_images=300)
     assert ds.class_imbalance_ratio == pytest.approx(50, rel=0.2)
-    assert json.load(open(osp.join(ds.folder, 'annotation.json')))[
-        'metainfo']['classes'][-1] == 'ankle_boot'
+    assert json.load(open(osp.join(
+        ds.folder,
+        'annotation.json')))['metainfo']['classes'][-1] == 'ankle_boot'
 
 
 def test_free_layout_places_objects_off_the_grid(tmp_path):

@@ -24,8 +24,8 @@ EPOCHS = 14
 def _cfg(path, work_dir, data_root):
     cfg = Config.fromfile(path)
     cfg.work_dir = str(work_dir)
-    cfg.train_dataloader.dataset.dataset.update(data_root=str(data_root),
-                                                num_images=400)
+    cfg.train_dataloader.dataset.dataset.update(
+        data_root=str(data_root), num_images=400)
     cfg.val_dataloader.dataset.update(data_root=str(data_root))
     cfg.test_dataloader = cfg.val_dataloader
     for loader in (cfg.train_dataloader, cfg.val_dataloader):

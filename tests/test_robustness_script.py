@@ -18,9 +18,15 @@ def rb():
 
 
 # Synthetic mAP: BalanceMix best, BCE worst; the seed adds +-0.5.
-BASE = dict(bce=50.0, mixup=55.0, balancemix=70.0, bmix_random=56.0,
-            bmix_minority=60.0, bmix_clean=64.0, bmix_relabel=67.0,
-            balancemix_online=71.0)
+BASE = dict(
+    bce=50.0,
+    mixup=55.0,
+    balancemix=70.0,
+    bmix_random=56.0,
+    bmix_minority=60.0,
+    bmix_clean=64.0,
+    bmix_relabel=67.0,
+    balancemix_online=71.0)
 
 
 def fake_result(spec, epochs=4):
@@ -29,18 +35,30 @@ def fake_result(spec, epochs=4):
         (spec['seed'] - 1) * 0.5
     diag = []
     for e in range(1, epochs + 1):
-        rec = dict(epoch=e, seconds=1.0, few_shot_share=0.1 + 0.02 * e,
-                   few_shot_share_uniform=0.08)
+        rec = dict(
+            epoch=e,
+            seconds=1.0,
+            few_shot_share=0.1 + 0.02 * e,
+            few_shot_share_uniform=0.08)
         if spec['method'].startswith('balancemix') and \
                 spec['setting'] != 'clean':
-            rec.update(precision=0.90 + 0.01 * e, recall=0.60 + 0.05 * e,
-                       relabel_proportion=0.01 * e, relabel_accuracy=0.95)
+            rec.update(
+                precision=0.90 + 0.01 * e,
+                recall=0.60 + 0.05 * e,
+                relabel_proportion=0.01 * e,
+                relabel_accuracy=0.95)
         diag.append(rec)
     return dict(
-        metrics=dict(map_all=mean, map_many=mean + 10, map_medium=mean,
-                     map_few=mean - 10),
-        epochs=diag, train_seconds=12.5, num_epochs=epochs,
-        dataset=spec['dataset'], num_images=spec['num_images'])
+        metrics=dict(
+            map_all=mean,
+            map_many=mean + 10,
+            map_medium=mean,
+            map_few=mean - 10),
+        epochs=diag,
+        train_seconds=12.5,
+        num_epochs=epochs,
+        dataset=spec['dataset'],
+        num_images=spec['num_images'])
 
 
 @pytest.fixture
@@ -57,9 +75,11 @@ def fake(rb, monkeypatch):
 
 
 def _argv(tmp_path, *extra):
-    return ['--quick', '--epochs', '4', '--num-images', '64',
-            '--out-dir', str(tmp_path / 'out'),
-            '--work-root', str(tmp_path / 'work'), *extra]
+    return [
+        '--quick', '--epochs', '4', '--num-images', '64', '--out-dir',
+        str(tmp_path / 'out'), '--work-root',
+        str(tmp_path / 'work'), *extra
+    ]
 
 
 def test_runs_cells_and_skips_finished(rb, fake, tmp_path):
@@ -67,8 +87,10 @@ def test_runs_cells_and_skips_finished(rb, fake, tmp_path):
                  'clean', 'mislabel40', '--seeds', '0', '1')
     assert rb.main(argv) == 0
     assert len(fake) == 8
-    assert set(fake) == {(m, s, k) for m in ('bce', 'balancemix')
-                         for s in ('clean', 'mislabel40') for k in (0, 1)}
+    assert set(fake) == {(m, s, k)
+                         for m in ('bce', 'balancemix')
+                         for s in ('clean', 'mislabel40')
+                         for k in (0, 1)}
     # seed-major order: seed 0 complete before seed 1 starts
     assert [c[2] for c in fake] == [0] * 4 + [1] * 4
     # a second run with one more seed only trains the new seed
@@ -81,8 +103,8 @@ def test_runs_cells_and_skips_finished(rb, fake, tmp_path):
 
 
 def test_damaged_cell_result_is_rerun(rb, fake, tmp_path):
-    argv = _argv(tmp_path, '--methods', 'bce', '--noise', 'clean',
-                 '--seeds', '0')
+    argv = _argv(tmp_path, '--methods', 'bce', '--noise', 'clean', '--seeds',
+                 '0')
     rb.main(argv)
     args = rb.parse_args(argv)
     path = rb.result_path(args, rb.Cell('bce', 'clean', 0))
@@ -95,6 +117,7 @@ def test_damaged_cell_result_is_rerun(rb, fake, tmp_path):
 
 def test_failed_cell_is_reported_and_retried(rb, monkeypatch, tmp_path,
                                              capsys):
+
     def run_cell(spec):
         if spec['method'] == 'bce':
             raise rb.CellError('exit code 1; log x.log:\nboom')
@@ -110,16 +133,17 @@ def test_failed_cell_is_reported_and_retried(rb, monkeypatch, tmp_path,
     assert [r['method'] for r in records] == ['mixup']
     # the failed cell is tried again next time, the finished one is not
     tried = []
-    monkeypatch.setattr(rb, 'run_cell', lambda spec: tried.append(
-        spec['method']) or fake_result(spec))
+    monkeypatch.setattr(
+        rb, 'run_cell',
+        lambda spec: tried.append(spec['method']) or fake_result(spec))
     assert rb.main(argv) == 0
     assert tried == ['bce']
 
 
 def test_json_schema(rb, fake, tmp_path):
-    rb.main(_argv(tmp_path, '--methods', 'bce', 'balancemix', '--noise',
-                  'clean', 'mislabel40', 'single-positive', '--seeds', '0',
-                  '1'))
+    rb.main(
+        _argv(tmp_path, '--methods', 'bce', 'balancemix', '--noise', 'clean',
+              'mislabel40', 'single-positive', '--seeds', '0', '1'))
     records = json.load(open(tmp_path / 'out' / 'robustness_quick.json'))
     assert len(records) == 2 * 3 * 2
     for r in records:
@@ -148,10 +172,12 @@ def test_json_schema(rb, fake, tmp_path):
 
 def test_markdown_tables(rb, fake, tmp_path):
     methods = ['bce', 'mixup', 'balancemix']
-    settings = ['clean', 'mislabel20', 'mislabel40', 'flip40',
-                'single-positive']
-    rb.main(_argv(tmp_path, '--methods', *methods, '--noise', *settings,
-                  '--seeds', '0', '1', '2'))
+    settings = [
+        'clean', 'mislabel20', 'mislabel40', 'flip40', 'single-positive'
+    ]
+    rb.main(
+        _argv(tmp_path, '--methods', *methods, '--noise', *settings, '--seeds',
+              '0', '1', '2'))
     md = (tmp_path / 'out' / 'robustness_quick.md').read_text()
     for title in ('Table 1', 'Table 2', 'Table 3', 'Table 7',
                   'BalanceMix over BCE'):
@@ -161,9 +187,9 @@ def test_markdown_tables(rb, fake, tmp_path):
     for s in settings:
         assert f'All {rb.SETTINGS[s][3]}' in md
     # mean +- sample std over seeds 0, 1, 2: 70 + {-0.5, 0, 0.5}
-    assert '**70.0 ± 0.5**' in md   # BalanceMix, best, bold
+    assert '**70.0 ± 0.5**' in md  # BalanceMix, best, bold
     assert '| BCE (default) | 50.0 ± 0.5 |' in md
-    assert '**60.0 ± 0.5**' in md   # BalanceMix few-shot, clean
+    assert '**60.0 ± 0.5**' in md  # BalanceMix few-shot, clean
     # gap row: clean 70 - 50 = +20.0 next to the paper's +1.8
     assert ('| clean | 50.0 ± 0.5 | 70.0 ± 0.5 | +20.0 | 83.4 | 85.2 | '
             '+1.8 |') in md
@@ -171,19 +197,20 @@ def test_markdown_tables(rb, fake, tmp_path):
     row = next(line for line in md.splitlines()
                if line.startswith('| 25% epochs') and '91.0' in line)
     assert '65.0' in row  # recall 0.65 at epoch 1
-    assert any(line.startswith('| 100% epochs') and '94.0' in line
-               for line in md.splitlines())
+    assert any(
+        line.startswith('| 100% epochs') and '94.0' in line
+        for line in md.splitlines())
     assert 'report written by: `python benchmarks/robustness.py --quick' in md
-    assert (tmp_path / 'out' / 'robustness_quick_map_vs_noise.png').stat(
-    ).st_size > 1000
-    assert (tmp_path / 'out' / 'robustness_quick_few_shot_share.png').stat(
-    ).st_size > 1000
+    assert (tmp_path / 'out' /
+            'robustness_quick_map_vs_noise.png').stat().st_size > 1000
+    assert (tmp_path / 'out' /
+            'robustness_quick_few_shot_share.png').stat().st_size > 1000
 
 
 def test_ablation_table(rb, fake, tmp_path):
-    rb.main(_argv(tmp_path, '--methods', 'bce', '--noise', 'clean',
-                  '--seeds', '0', '--ablation', '--ablation-noise',
-                  'clean', 'mislabel40'))
+    rb.main(
+        _argv(tmp_path, '--methods', 'bce', '--noise', 'clean', '--seeds', '0',
+              '--ablation', '--ablation-noise', 'clean', 'mislabel40'))
     assert len(fake) == 2 * 6  # BCE, 4 variants, BalanceMix
     md = (tmp_path / 'out' / 'robustness_quick.md').read_text()
     assert 'Table 5' in md
@@ -196,10 +223,12 @@ def test_ablation_table(rb, fake, tmp_path):
 def test_stats_source_table_and_command_history(rb, fake, tmp_path):
     """A later command adding balancemix_online cells keeps the earlier
     cells in the report, and both commands are listed."""
-    rb.main(_argv(tmp_path, '--methods', 'bce', 'balancemix', '--noise',
-                  'flip40', '--seeds', '0', '1'))
-    rb.main(_argv(tmp_path, '--methods', 'balancemix_online', '--noise',
-                  'flip40', '--seeds', '0', '1'))
+    rb.main(
+        _argv(tmp_path, '--methods', 'bce', 'balancemix', '--noise', 'flip40',
+              '--seeds', '0', '1'))
+    rb.main(
+        _argv(tmp_path, '--methods', 'balancemix_online', '--noise', 'flip40',
+              '--seeds', '0', '1'))
     md = (tmp_path / 'out' / 'robustness_quick.md').read_text()
     assert md.count('- cells run by:') == 2
     assert 'Statistics source' in md
@@ -208,8 +237,8 @@ def test_stats_source_table_and_command_history(rb, fake, tmp_path):
         '94.0 ± 0.0 | 80.0 ± 0.0 | 12.5 ± 0.0 |' in md
     assert '| flip 40% | online | 65.8 ± 0.4 |' in md
     records = json.load(open(tmp_path / 'out' / 'robustness_quick.json'))
-    assert {r['method'] for r in records} == {'bce', 'balancemix',
-                                              'balancemix_online'}
+    assert {r['method']
+            for r in records} == {'bce', 'balancemix', 'balancemix_online'}
     # Tables 1-3 list the methods only, not the variant
     assert '| BalanceMix |' in md and '| balancemix_online' not in md
 
@@ -226,9 +255,10 @@ def test_report_only(rb, fake, tmp_path):
     assert rb.main(argv + ['--report-only']) == 0
     assert fake == []  # nothing trained
     records = json.load(open(out / 'robustness_quick.json'))
-    assert {(r['method'], r['noise_type']) for r in records} == {
-        ('bce', 'clean'), ('bce', 'flip'), ('balancemix', 'clean'),
-        ('balancemix', 'flip')}
+    assert {(r['method'], r['noise_type'])
+            for r in records} == {('bce', 'clean'), ('bce', 'flip'),
+                                  ('balancemix', 'clean'),
+                                  ('balancemix', 'flip')}
     md = (out / 'robustness_quick.md').read_text()
     assert 'Table 2' in md and 'All flip 20%' in md
     assert '--report-only' in md
@@ -250,8 +280,7 @@ def test_cell_config_overrides(rb, tmp_path):
     assert cfg.train_cfg.max_epochs == 4 and cfg.train_cfg.val_interval == 4
     assert cfg.param_scheduler.T_max == 4 and cfg.param_scheduler.end == 4
     assert cfg.default_hooks.checkpoint is None
-    hook = next(h for h in cfg.custom_hooks
-                if h.type == 'LabelManagerHook')
+    hook = next(h for h in cfg.custom_hooks if h.type == 'LabelManagerHook')
     assert hook.warmup_epochs == 1  # 3 of 12 epochs -> 1 of 4
     assert hook.use_relabel is False and hook.use_ambiguous is False
     assert tuple(hook.shot_thresholds) == (16, 3)  # (500, 100) * 64 / 2000
@@ -263,15 +292,19 @@ def test_cell_config_overrides(rb, tmp_path):
     assert model.num_gradual == 2 and model.forget_rate == 0.4
 
 
-@pytest.mark.parametrize('method', ['bce', 'mixup', 'asl', 'coteaching',
-                                    'llr', 'llct', 't_estimator',
-                                    'balancemix'])
-def test_pretrained_regime_swaps_model_data_and_schedule_only(rb, tmp_path,
-                                                              method):
+@pytest.mark.parametrize('method', [
+    'bce', 'mixup', 'asl', 'coteaching', 'llr', 'llct', 't_estimator',
+    'balancemix'
+])
+def test_pretrained_regime_swaps_model_data_and_schedule_only(
+        rb, tmp_path, method):
     """The pretrained regime (the default): ImageNet EfficientNet-Lite0 on
     the 64 px fashion mosaic, lr 0.01, 6 epochs; the method stays."""
-    args = rb.parse_args(['--work-root', str(tmp_path), '--out-dir',
-                          str(tmp_path / 'out'), '--num-workers', '0'])
+    args = rb.parse_args([
+        '--work-root',
+        str(tmp_path), '--out-dir',
+        str(tmp_path / 'out'), '--num-workers', '0'
+    ])
     assert args.regime == 'pretrained' and args.epochs == 6
     assert args.num_images == 2000 and args.dataset == 'fashion-mnist'
     spec = rb.cell_spec(args, rb.Cell(method, 'single-positive', 1))
@@ -304,8 +337,8 @@ def test_pretrained_regime_swaps_model_data_and_schedule_only(rb, tmp_path,
 
 
 def test_restored_cells_are_retrained_on_request(rb, fake, tmp_path):
-    argv = _argv(tmp_path, '--methods', 'bce', '--noise', 'clean',
-                 'flip20', '--seeds', '0')
+    argv = _argv(tmp_path, '--methods', 'bce', '--noise', 'clean', 'flip20',
+                 '--seeds', '0')
     rb.main(argv)
     args = rb.parse_args(argv)
     path = rb.result_path(args, rb.Cell('bce', 'flip20', 0))

@@ -68,8 +68,10 @@ def test_map_and_groups_match_sklearn(as_indices):
     metric = ShotGroupAveragePrecision(
         shot_thresholds=(100, 10), class_counts=COUNTS)
     res = evaluate(metric, pred, target, as_indices)
-    assert set(res) == {f'multi-label/mAP{s}'
-                        for s in ('', '_many', '_medium', '_few')}
+    assert set(res) == {
+        f'multi-label/mAP{s}'
+        for s in ('', '_many', '_medium', '_few')
+    }
     assert res['multi-label/mAP'] == pytest.approx(
         sk_map(pred, target), rel=1e-6)
     for name, cols in GROUPS.items():
@@ -82,12 +84,14 @@ def test_map_and_groups_match_sklearn(as_indices):
 def test_counts_from_train_ann_file(tmp_path):
     rng = np.random.default_rng(1)
     labels = rng.random((400, K)) < np.linspace(0.01, 0.6, K)
-    data_list = [dict(img_path=f'{i}.png', gt_label=np.flatnonzero(r).tolist())
-                 for i, r in enumerate(labels)]
+    data_list = [
+        dict(img_path=f'{i}.png', gt_label=np.flatnonzero(r).tolist())
+        for i, r in enumerate(labels)
+    ]
     classes = [f'name{k}' for k in range(K)]
     ann = tmp_path / 'train.json'
-    ann.write_text(json.dumps(dict(metainfo=dict(classes=classes),
-                                   data_list=data_list)))
+    ann.write_text(
+        json.dumps(dict(metainfo=dict(classes=classes), data_list=data_list)))
     metric = ShotGroupAveragePrecision(
         shot_thresholds=(150, 40), train_ann_file=str(ann), per_class=True)
     np.testing.assert_array_equal(metric.class_counts, labels.sum(0))
@@ -101,8 +105,8 @@ def test_counts_from_train_ann_file(tmp_path):
     # per-class AP, named after the training classes
     for k in range(K):
         assert res[f'multi-label/AP/name{k}'] == pytest.approx(
-            100 * average_precision_score(target[:, k],
-                                          pred[:, k].astype(np.float32)),
+            100 * average_precision_score(target[:, k], pred[:, k].astype(
+                np.float32)),
             rel=1e-6)
 
 
@@ -111,8 +115,8 @@ def test_empty_group_is_nan_with_warning(monkeypatch):
     monkeypatch.setattr(shot_group_map, 'print_log',
                         lambda msg, **kw: logs.append(msg))
     pred, target = random_scores()
-    metric = ShotGroupAveragePrecision(shot_thresholds=(10000, 1000),
-                                       class_counts=COUNTS)
+    metric = ShotGroupAveragePrecision(
+        shot_thresholds=(10000, 1000), class_counts=COUNTS)
     res = evaluate(metric, pred, target)
     assert math.isnan(res['multi-label/mAP_many'])
     assert res['multi-label/mAP_few'] == pytest.approx(
@@ -131,11 +135,11 @@ def test_without_counts_reports_map_only(monkeypatch):
     pred, target = random_scores()
     res = evaluate(metric, pred, target)
     assert 'multi-label/mAP_many' not in res
-    assert res['multi-label/mAP'] == pytest.approx(sk_map(pred, target),
-                                                   rel=1e-6)
+    assert res['multi-label/mAP'] == pytest.approx(
+        sk_map(pred, target), rel=1e-6)
     assert res['multi-label/AP/cls3'] == pytest.approx(
-        100 * average_precision_score(target[:, 3],
-                                      pred[:, 3].astype(np.float32)),
+        100 *
+        average_precision_score(target[:, 3], pred[:, 3].astype(np.float32)),
         rel=1e-6)
 
 
@@ -147,11 +151,14 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match='shot_thresholds'):
         ShotGroupAveragePrecision(shot_thresholds=(10, 100))
     with pytest.raises(FileNotFoundError, match='missing.json'):
-        ShotGroupAveragePrecision(train_ann_file=str(tmp_path /
-                                                     'missing.json'))
+        ShotGroupAveragePrecision(
+            train_ann_file=str(tmp_path / 'missing.json'))
     bad = tmp_path / 'bad.json'
-    bad.write_text(json.dumps(dict(metainfo=dict(classes=['a', 'b']),
-                                   data_list=[dict(gt_label=[0, 5])])))
+    bad.write_text(
+        json.dumps(
+            dict(
+                metainfo=dict(classes=['a', 'b']),
+                data_list=[dict(gt_label=[0, 5])])))
     with pytest.raises(ValueError, match='gt_label.*5'):
         ShotGroupAveragePrecision(train_ann_file=str(bad))
 
@@ -166,8 +173,10 @@ class _FixedScores(BaseModel):
 
     def forward(self, inputs, data_samples=None, mode='predict'):
         idx = torch.stack(inputs)
-        return [dict(pred_score=self.pred[i], gt_label=s)
-                for i, s in zip(idx, data_samples)]
+        return [
+            dict(pred_score=self.pred[i], gt_label=s)
+            for i, s in zip(idx, data_samples)
+        ]
 
 
 class _Data(torch.utils.data.Dataset):
@@ -180,9 +189,9 @@ class _Data(torch.utils.data.Dataset):
         return len(self.target)
 
     def __getitem__(self, i):
-        return dict(inputs=torch.tensor(i),
-                    data_samples=torch.from_numpy(
-                        np.flatnonzero(self.target[i])))
+        return dict(
+            inputs=torch.tensor(i),
+            data_samples=torch.from_numpy(np.flatnonzero(self.target[i])))
 
 
 def test_nan_group_survives_runner_logging(tmp_path):
@@ -190,18 +199,20 @@ def test_nan_group_survives_runner_logging(tmp_path):
     runner = Runner(
         model=_FixedScores(pred),
         work_dir=str(tmp_path),
-        val_dataloader=dict(dataset=_Data(target), batch_size=16,
-                            sampler=dict(type='DefaultSampler',
-                                         shuffle=False)),
+        val_dataloader=dict(
+            dataset=_Data(target),
+            batch_size=16,
+            sampler=dict(type='DefaultSampler', shuffle=False)),
         val_cfg=dict(),
-        val_evaluator=dict(type='ShotGroupAveragePrecision',
-                           shot_thresholds=(10000, 1000),
-                           class_counts=COUNTS),
+        val_evaluator=dict(
+            type='ShotGroupAveragePrecision',
+            shot_thresholds=(10000, 1000),
+            class_counts=COUNTS),
         default_scope='mmpretrain')
     metrics = runner.val()
     assert math.isnan(metrics['multi-label/mAP_many'])
-    assert metrics['multi-label/mAP'] == pytest.approx(sk_map(pred, target),
-                                                       rel=1e-6)
+    assert metrics['multi-label/mAP'] == pytest.approx(
+        sk_map(pred, target), rel=1e-6)
 
 
 # VOC difficult labels. Class 0 over images A..D: A positive (0.9), D negative
@@ -216,9 +227,13 @@ VOC_LABELS = [[0], [1], [0], [1]]
 
 
 def voc_samples(difficult):
-    return [dict(pred_score=torch.tensor(p), gt_label=torch.tensor(t,
-                 dtype=torch.long), gt_label_difficult=d)
-            for p, t, d in zip(VOC_PRED, VOC_LABELS, difficult)]
+    return [
+        dict(
+            pred_score=torch.tensor(p),
+            gt_label=torch.tensor(t, dtype=torch.long),
+            gt_label_difficult=d)
+        for p, t, d in zip(VOC_PRED, VOC_LABELS, difficult)
+    ]
 
 
 def run_metric(metric, samples):
@@ -235,19 +250,20 @@ def test_voc_difficult_only_label(as_positive, ap0):
     samples = voc_samples([[], [0], [], []])  # B: class 0 only difficult
     kwargs = {} if as_positive is None else dict(
         difficult_as_positive=as_positive)  # None: the default
-    res = run_metric(ShotGroupAveragePrecision(per_class=True, **kwargs),
-                     samples)
+    res = run_metric(
+        ShotGroupAveragePrecision(per_class=True, **kwargs), samples)
     assert res['multi-label/AP/cls0'] == pytest.approx(100 * ap0)
     assert res['multi-label/AP/cls1'] == pytest.approx(100 * 7 / 12)
     mAP = 100 * (ap0 + 7 / 12) / 2
     assert res['multi-label/mAP'] == pytest.approx(mAP)
-    voc = run_metric(VOCAveragePrecision(difficult_as_positive=as_positive),
-                     samples)
+    voc = run_metric(
+        VOCAveragePrecision(difficult_as_positive=as_positive), samples)
     assert voc['multi-label/mAP'] == pytest.approx(mAP, rel=1e-6)
 
 
 def test_voc_difficult_and_regular_label_stays_positive():
     from mmpretrain.evaluation import VOCAveragePrecision
+
     # C has a difficult and a regular class-0 object: it stays positive, AP
     # 3/4 as without the difficult label (ignoring C would give A+ D- B-, 1).
     samples = voc_samples([[], [], [0], []])

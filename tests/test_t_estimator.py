@@ -11,9 +11,10 @@ from mmengine.runner import Runner
 from mmpretrain.registry import HOOKS, MODELS
 
 import mmbmix  # noqa: F401  (registers the components)
-from mmbmix.models.utils.transition_estimator import (
-    anchor_transition, cooccurrence_transition, estimate_transition,
-    small_loss_selection)
+from mmbmix.models.utils.transition_estimator import (anchor_transition,
+                                                      cooccurrence_transition,
+                                                      estimate_transition,
+                                                      small_loss_selection)
 
 sys.path.insert(0, osp.dirname(__file__))
 from _tiny_config import tiny_config  # noqa: E402
@@ -42,8 +43,10 @@ def _synthetic(rho01, rho10, correlated=True, n=20000, seed=0):
     u = torch.rand(n, k, generator=g, dtype=torch.float64)
     noisy = torch.where(clean, u >= rho10, u < rho01)
     noisy_post = rho01 + (1 - rho01 - rho10) * clean_post
-    t = torch.stack([torch.stack([1 - rho01, rho01], -1),
-                     torch.stack([rho10, 1 - rho10], -1)], 1)
+    t = torch.stack([
+        torch.stack([1 - rho01, rho01], -1),
+        torch.stack([rho10, 1 - rho10], -1)
+    ], 1)
     return clean_post.float(), noisy_post.float(), clean, noisy, t.float()
 
 
@@ -110,9 +113,8 @@ def test_small_loss_selection_and_noise_cap():
     assert sel.flatten().tolist() == [True, True, False, True, True, False]
     # a flat model: anchors at 0.5 and 0.5 would mean rho_01 + rho_10 = 1;
     # the cap scales both rates to max_noise
-    est, _ = estimate_transition(torch.full((50, 1), 0.5),
-                                 torch.arange(50)[:, None] % 2,
-                                 max_noise=0.8)
+    est, _ = estimate_transition(
+        torch.full((50, 1), 0.5), torch.arange(50)[:, None] % 2, max_noise=0.8)
     assert torch.allclose(est[0], torch.tensor([[0.6, 0.4], [0.4, 0.6]]))
 
 
@@ -144,9 +146,8 @@ def test_reweighted_loss_matches_hand_computation():
 
 def test_reweighted_loss_is_bce_without_noise():
     logits, target = torch.randn(4, 3), (torch.rand(4, 3) > 0.5).float()
-    bce = MODELS.build(
-        dict(type='CrossEntropyLoss', use_sigmoid=True))(
-            logits, target, avg_factor=4)
+    bce = MODELS.build(dict(type='CrossEntropyLoss', use_sigmoid=True))(
+        logits, target, avg_factor=4)
     loss_fn = MODELS.build(dict(type='TransitionReweightedLoss'))
     assert torch.allclose(loss_fn(logits, target, avg_factor=4), bce)
     loss_fn.set_transition(torch.eye(2).repeat(3, 1, 1))
@@ -154,8 +155,8 @@ def test_reweighted_loss_is_bce_without_noise():
     weight = torch.rand(4, 3)
     assert torch.allclose(
         loss_fn(logits, target, weight=weight),
-        (F.binary_cross_entropy_with_logits(logits, target, reduction='none')
-         * weight).sum() / 4)
+        (F.binary_cross_entropy_with_logits(logits, target, reduction='none') *
+         weight).sum() / 4)
     with pytest.raises(ValueError, match='shape'):
         loss_fn.set_transition(torch.eye(2))
 
@@ -202,8 +203,8 @@ def _tiny_run(work_dir, name, max_epochs, resume_from=None):
         cfg.resume, cfg.load_from = True, resume_from
     runner = Runner.from_cfg(cfg)
     runner.train()
-    hook = next(h for h in runner.hooks if type(h).__name__ ==
-                'TEstimatorHook')
+    hook = next(
+        h for h in runner.hooks if type(h).__name__ == 'TEstimatorHook')
     return runner, hook
 
 
@@ -215,7 +216,10 @@ def test_hook_estimates_after_warmup_and_resumes(tmp_path):
     ckpt = torch.load(osp.join(work_dir, 'epoch_1.pth'), weights_only=True)
     assert torch.equal(ckpt['t_estimator']['transition'], hook.transition)
 
-    _, resumed = _tiny_run(work_dir, 't_est_resume', max_epochs=2,
-                           resume_from=osp.join(work_dir, 'epoch_1.pth'))
+    _, resumed = _tiny_run(
+        work_dir,
+        't_est_resume',
+        max_epochs=2,
+        resume_from=osp.join(work_dir, 'epoch_1.pth'))
     assert resumed.epoch == 1  # restored, not estimated again
     assert torch.equal(resumed.transition, hook.transition)

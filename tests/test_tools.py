@@ -25,7 +25,10 @@ def _run(cmd, timeout=120, **env):
     proc = subprocess.run(
         cmd,
         cwd=ROOT,
-        env={**os.environ, **env},
+        env={
+            **os.environ,
+            **env
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -135,7 +138,9 @@ def test_dist_train_two_processes(config):
     (0, False, None, False),
     (2, False, None, True),
     (2, True, None, False),
-    (2, False, {'train_dataloader.num_workers': 0}, False),
+    (2, False, {
+        'train_dataloader.num_workers': 0
+    }, False),
 ])
 def test_persistent_workers_only_with_workers(tmp_path, num_workers,
                                               no_persistent, cfg_options,
@@ -143,9 +148,15 @@ def test_persistent_workers_only_with_workers(tmp_path, num_workers,
     train = _load_tool('train')
     cfg = tiny_config(str(tmp_path), num_workers=num_workers)
     args = argparse.Namespace(
-        config='tiny.py', work_dir=None, resume=None, amp=False,
-        no_validate=False, auto_scale_lr=False, no_pin_memory=True,
-        no_persistent_workers=no_persistent, cfg_options=cfg_options,
+        config='tiny.py',
+        work_dir=None,
+        resume=None,
+        amp=False,
+        no_validate=False,
+        auto_scale_lr=False,
+        no_pin_memory=True,
+        no_persistent_workers=no_persistent,
+        cfg_options=cfg_options,
         launcher='none')
     cfg = train.merge_args(cfg, args)
     assert cfg.train_dataloader.persistent_workers is expected

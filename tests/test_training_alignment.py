@@ -41,6 +41,7 @@ def data_root(tmp_path_factory):
 def _loader(cfg, rank, world, monkeypatch):
     """The training loader exactly as the Runner builds it, for one rank."""
     import mmengine.dataset.sampler as sampler_mod
+
     import mmbmix.datasets.samplers.dual_batch_sampler as dual_mod
     monkeypatch.setattr(sampler_mod, 'get_dist_info', lambda: (rank, world))
     monkeypatch.setattr(dual_mod, 'get_dist_info', lambda: (rank, world))
@@ -61,11 +62,13 @@ def _encoded_state(n, k):
 def test_state_reaches_its_instances_through_the_real_loader(
         tmp_path, data_root, monkeypatch):
     init_default_scope('mmpretrain')
-    cfg = small_bmix_config(tmp_path, data_root, num_images=150,
-                            dump_state=False)
+    cfg = small_bmix_config(
+        tmp_path, data_root, num_images=150, dump_state=False)
     cfg.model.data_preprocessor = None
-    pre_cfg = dict(cfg.data_preprocessor, type='BalanceMixDataPreprocessor',
-                   mix=dict(type='_RecordingMixup', alpha=4.0))
+    pre_cfg = dict(
+        cfg.data_preprocessor,
+        type='BalanceMixDataPreprocessor',
+        mix=dict(type='_RecordingMixup', alpha=4.0))
     pre = MODELS.build(pre_cfg)
     seen = []
     for rank in (0, 1):
@@ -115,15 +118,16 @@ def test_weighted_loss_at_weight_one_is_mmpretrain_bce():
     assert torch.allclose(ours.loss(feats, samples)['loss'], ref)
     # by hand: sum over classes, mean over instances
     logits = bce(feats)
-    hand = -(target * torch.log(torch.sigmoid(logits)) + (1 - target) *
-             torch.log(1 - torch.sigmoid(logits))).sum(1).mean()
+    hand = -(
+        target * torch.log(torch.sigmoid(logits)) +
+        (1 - target) * torch.log(1 - torch.sigmoid(logits))).sum(1).mean()
     assert torch.allclose(ref, hand, atol=1e-6)
     # weights scale each label's term
     w = torch.rand(6, 5)
     for s, wi in zip(samples, w):
         s.set_field(wi, 'label_weight')
-    hand_w = -(w * (target * torch.log(torch.sigmoid(logits)) +
-                    (1 - target) * torch.log(1 - torch.sigmoid(logits)))
-               ).sum(1).mean()
-    assert torch.allclose(ours.loss(feats, samples)['loss'], hand_w,
-                          atol=1e-6)
+    hand_w = -(
+        w *
+        (target * torch.log(torch.sigmoid(logits)) +
+         (1 - target) * torch.log(1 - torch.sigmoid(logits)))).sum(1).mean()
+    assert torch.allclose(ours.loss(feats, samples)['loss'], hand_w, atol=1e-6)

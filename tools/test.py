@@ -24,8 +24,8 @@ from mmengine.runner import Runner
 
 import mmbmix  # noqa: F401  (registers the BalanceMix components)
 from mmbmix.utils import register_safe_globals
-from mmbmix.utils.dist import destroy_distributed, setup_cpu_distributed
 from mmbmix.utils.checkpoint import CheckpointError, checkpoint_guard
+from mmbmix.utils.dist import destroy_distributed, setup_cpu_distributed
 
 
 def parse_args():
@@ -61,9 +61,7 @@ def parse_args():
     parser.add_argument(
         '--show-dir', help='dir to save the visualized predictions in')
     parser.add_argument(
-        '--show',
-        action='store_true',
-        help='show the predictions in a window')
+        '--show', action='store_true', help='show the predictions in a window')
     parser.add_argument(
         '--interval', type=int, default=1, help='visualize every N samples')
     parser.add_argument(

@@ -28,9 +28,9 @@ from mmengine.runner import Runner
 
 import mmbmix  # noqa: F401  (registers the BalanceMix components)
 from mmbmix.utils import register_safe_globals
-from mmbmix.utils.dist import destroy_distributed, setup_cpu_distributed
 from mmbmix.utils.checkpoint import (CheckpointError, checkpoint_guard,
                                      find_resumable_checkpoint)
+from mmbmix.utils.dist import destroy_distributed, setup_cpu_distributed
 
 
 def parse_args():
@@ -189,8 +189,8 @@ def main():
     resolve_auto_resume(cfg)
     setup_cpu_distributed(cfg)
     try:
-        with checkpoint_guard(cfg.get('load_from', None),
-                              args.trust_checkpoint):
+        with checkpoint_guard(
+                cfg.get('load_from', None), args.trust_checkpoint):
             build_runner(cfg).train()
     except CheckpointError as e:
         raise SystemExit(f'train.py: error: {e}')

@@ -13,7 +13,9 @@ from mmbmix.models.utils.label_refinery import AMBIGUOUS, RELABELED
 STATE_NAMES = {RELABELED: 'relabeled', AMBIGUOUS: 'ambiguous'}
 
 
-def rank_label_issues(given: Tensor, label_state: Tensor, refined: Tensor,
+def rank_label_issues(given: Tensor,
+                      label_state: Tensor,
+                      refined: Tensor,
                       p_clean: Optional[Tensor] = None,
                       confidence: Optional[Tensor] = None) -> dict:
     """The suspected wrong labels, most suspect first.
@@ -56,15 +58,20 @@ def rank_label_issues(given: Tensor, label_state: Tensor, refined: Tensor,
     order = np.lexsort((-disagreement.numpy(), (state != RELABELED).numpy(),
                         p.nan_to_num(0.0).numpy()))
     return dict(
-        index=idx.numpy()[order], class_idx=cls.numpy()[order],
-        given=giv.long().numpy()[order], suggested=suggested.numpy()[order],
+        index=idx.numpy()[order],
+        class_idx=cls.numpy()[order],
+        given=giv.long().numpy()[order],
+        suggested=suggested.numpy()[order],
         state=np.array([STATE_NAMES[int(s)] for s in state[order]],
-                       dtype=object) if len(order) else np.array(
-                           [], dtype=object),
-        p_clean=p.numpy()[order], confidence=conf.numpy()[order])
+                       dtype=object) if len(order) else np.array([],
+                                                                 dtype=object),
+        p_clean=p.numpy()[order],
+        confidence=conf.numpy()[order])
 
 
-def cleaned_labels(given: Tensor, label_state: Tensor, refined: Tensor,
+def cleaned_labels(given: Tensor,
+                   label_state: Tensor,
+                   refined: Tensor,
                    drop_ambiguous: bool = False) -> Tensor:
     """``(N, K)`` bool labels with Eq. 9's re-labels applied; with
     ``drop_ambiguous``, ambiguous given positives are removed too (an
@@ -82,6 +89,9 @@ def detection_scores(flagged: Tensor, given: Tensor, clean: Tensor) -> dict:
     wrong = given != clean
     hits = int((flagged & wrong).sum())
     num_flagged, num_wrong = int(flagged.sum()), int(wrong.sum())
-    return dict(flagged=num_flagged, wrong=num_wrong, detected=hits,
-                precision=hits / num_flagged if num_flagged else float('nan'),
-                recall=hits / num_wrong if num_wrong else float('nan'))
+    return dict(
+        flagged=num_flagged,
+        wrong=num_wrong,
+        detected=hits,
+        precision=hits / num_flagged if num_flagged else float('nan'),
+        recall=hits / num_wrong if num_wrong else float('nan'))

@@ -20,7 +20,7 @@ from mmbmix.datasets.utils import get_label_matrix
 from mmbmix.engine.confidence import predict
 from mmbmix.models.utils import LabelManager
 from mmbmix.models.utils.label_manager import LabelState
-from mmbmix.utils import register_safe_globals
+from mmbmix.utils import hook_cfgs, register_safe_globals
 
 STATE_KEY = 'balancemix_label_manager'
 # LabelManagerHook arguments that are not LabelManager settings
@@ -88,23 +88,25 @@ def manager_from_config(cfg: Config) -> LabelManager:
     defaults where it has none), with clean-label selection on even where
     the config ablates it."""
     kwargs = {}
-    for hook in cfg.get('custom_hooks', []):
-        if hook.get('type') == 'LabelManagerHook':
-            kwargs = {k: v for k, v in hook.items()
-                      if k != 'type' and k not in HOOK_ONLY}
+    for hook in hook_cfgs(cfg, 'LabelManagerHook'):
+        kwargs = {
+            k: v
+            for k, v in hook.items() if k != 'type' and k not in HOOK_ONLY
+        }
     kwargs['use_clean'] = True
     return LabelManager(**kwargs)
 
 
 @torch.no_grad()
-def predict_train_set(cfg: Config, checkpoint: str,
+def predict_train_set(cfg: Config,
+                      checkpoint: str,
                       batch_size: int = 256) -> torch.Tensor:
     """``(N, K)`` sigmoid outputs of the checkpoint's model on every
     training instance, with the test pipeline, in eval mode."""
     if not osp.isfile(checkpoint):
         raise LabelStateError(f'no checkpoint file {checkpoint}')
-    pipeline = cfg.get('test_pipeline') or cfg.get(
-        'val_dataloader', {}).get('dataset', {}).get('pipeline')
+    pipeline = cfg.get('test_pipeline') or cfg.get('val_dataloader', {}).get(
+        'dataset', {}).get('pipeline')
     if not pipeline:
         raise LabelStateError('the config has no test_pipeline or '
                               'val_dataloader.dataset.pipeline to predict '
@@ -118,24 +120,29 @@ def predict_train_set(cfg: Config, checkpoint: str,
     model = MODELS.build(model_cfg)
     register_safe_globals()
     try:  # strict: a checkpoint of another model is an error, not a warning
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
-                        logger='silent')
+        load_checkpoint(
+            model,
+            checkpoint,
+            map_location='cpu',
+            strict=True,
+            logger='silent')
     except (RuntimeError, KeyError) as err:
         raise LabelStateError(
             f'{checkpoint} does not fit the model of the config: '
             f'{str(err).splitlines()[0][:300]}') from None
     model.eval()
-    loader = DataLoader(dataset, batch_size=batch_size,
-                        collate_fn=pseudo_collate)
+    loader = DataLoader(
+        dataset, batch_size=batch_size, collate_fn=pseudo_collate)
     # the audit pass's own step: val_step -> (sample_idx, scores)
-    idx, scores = map(torch.cat, zip(*(predict(model, data)
-                                       for data in loader)))
+    idx, scores = map(torch.cat,
+                      zip(*(predict(model, data) for data in loader)))
     confidence = torch.full((len(dataset), scores.size(1)), float('nan'))
     confidence[idx] = scores.float()
     return confidence
 
 
-def refit_label_state(cfg: Config, given: torch.Tensor,
+def refit_label_state(cfg: Config,
+                      given: torch.Tensor,
                       confidence: torch.Tensor,
                       source: Optional[str] = None) -> LabelState:
     """The :class:`LabelState` the config's label manager makes from the

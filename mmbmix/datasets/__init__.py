@@ -6,6 +6,7 @@ from .samplers import DualBatchSampler
 from .utils import get_label_matrix
 
 __all__ = [
-    'COCOMultiLabel', 'DeepFashionMultiLabel', 'convert_deepfashion', 'LabelNoiseDataset',
-    'MosaicMultiLabel', 'DualBatchSampler', 'get_label_matrix'
+    'COCOMultiLabel', 'DeepFashionMultiLabel', 'convert_deepfashion',
+    'LabelNoiseDataset', 'MosaicMultiLabel', 'DualBatchSampler',
+    'get_label_matrix'
 ]

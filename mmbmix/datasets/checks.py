@@ -32,7 +32,8 @@ def _label_arrays(data_list: Sequence[dict], ann_file: str):
     raw = [info.get('gt_label') for info in data_list]
     is_seq = np.fromiter(
         (isinstance(v, (list, tuple, np.ndarray)) for v in raw),
-        dtype=bool, count=len(raw))
+        dtype=bool,
+        count=len(raw))
     i = _first_true(~is_seq)
     if i >= 0:
         raise ValueError(
@@ -45,7 +46,9 @@ def _label_arrays(data_list: Sequence[dict], ann_file: str):
     if labels.size and labels.dtype.kind not in 'iu':
         is_int = np.fromiter(
             (isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-             for v in flat), dtype=bool, count=len(flat))
+             for v in flat),
+            dtype=bool,
+            count=len(flat))
         j = _first_true(~is_int)
         if j < 0:  # all ints but mixed in an object array
             labels = labels.astype(np.int64)
@@ -87,8 +90,8 @@ def check_multilabel_data_list(data_list: Sequence[dict],
     labels, owners, lengths = _label_arrays(data_list, ann_file)
     problems = (
         (labels < 0, 'negative class index'),
-        (labels >= num_classes,
-         f'class index out of range [0, {num_classes})'),
+        (labels
+         >= num_classes, f'class index out of range [0, {num_classes})'),
     )
     for mask, what in problems:
         j = _first_true(mask)
@@ -116,7 +119,8 @@ def check_multilabel_data_list(data_list: Sequence[dict],
         paths = [info.get('img_path') for info in data_list]
         exists = np.fromiter(
             (isinstance(p, str) and osp.exists(p) for p in paths),
-            dtype=bool, count=len(paths))
+            dtype=bool,
+            count=len(paths))
         i = _first_true(~exists)
         if i >= 0:
             raise FileNotFoundError(
@@ -125,8 +129,7 @@ def check_multilabel_data_list(data_list: Sequence[dict],
 
 
 def check_num_classes(dataset_num_classes: int,
-                      config_num_classes: Optional[int],
-                      where: str) -> None:
+                      config_num_classes: Optional[int], where: str) -> None:
     """Check that a ``num_classes`` given in a config matches the dataset.
 
     Args:
@@ -150,11 +153,13 @@ def check_num_classes(dataset_num_classes: int,
 def label_matrix(label_lists: Sequence[Sequence[int]],
                  num_classes: int) -> np.ndarray:
     """Dense ``(N, K)`` bool matrix from lists of class indices."""
-    lengths = np.fromiter(map(len, label_lists), dtype=np.int64,
-                          count=len(label_lists))
+    lengths = np.fromiter(
+        map(len, label_lists), dtype=np.int64, count=len(label_lists))
     rows = np.repeat(np.arange(len(label_lists)), lengths)
-    cols = np.fromiter(chain.from_iterable(label_lists), dtype=np.int64,
-                       count=int(lengths.sum()))
+    cols = np.fromiter(
+        chain.from_iterable(label_lists),
+        dtype=np.int64,
+        count=int(lengths.sum()))
     matrix = np.zeros((len(label_lists), num_classes), dtype=bool)
     matrix[rows, cols] = True
     return matrix
@@ -183,8 +188,8 @@ def label_statistics(label_lists: Sequence[Sequence[int]],
     least = counts.min() if num_classes else 0
     return dict(
         class_counts=counts,
-        class_imbalance_ratio=(float(counts.max() / least)
-                               if least > 0 else float('inf')),
+        class_imbalance_ratio=(float(counts.max() /
+                                     least) if least > 0 else float('inf')),
         pos_neg_ratio=float(neg / pos) if pos else float('inf'),
         num_instances=len(label_lists),
         num_positives=pos)
@@ -204,8 +209,10 @@ def data_list_labels(data_list: Sequence[dict]) -> List[List[int]]:
     return [info['gt_label'] for info in data_list]
 
 
-def validate_and_report(name: str, data_list: Sequence[dict],
-                        num_classes: int, ann_file: str,
+def validate_and_report(name: str,
+                        data_list: Sequence[dict],
+                        num_classes: int,
+                        ann_file: str,
                         check_paths: bool = True) -> dict:
     """Validate ``data_list``, log its imbalance and return the statistics.
 
@@ -214,8 +221,8 @@ def validate_and_report(name: str, data_list: Sequence[dict],
     :func:`label_statistics`.
     """
     from mmengine.logging import print_log
-    check_multilabel_data_list(data_list, num_classes, ann_file,
-                               check_paths=check_paths)
+    check_multilabel_data_list(
+        data_list, num_classes, ann_file, check_paths=check_paths)
     stats = label_statistics(data_list_labels(data_list), num_classes)
     print_log(format_statistics(name, stats), logger='current')
     return stats

@@ -41,16 +41,24 @@ def parse_coco_instances(ann_file: str) -> tuple:
         coco = json.load(f)
     for field in ('images', 'annotations', 'categories'):
         _require(coco, field, ann_file, 'the file')
-    cats = sorted(coco['categories'],
-                  key=lambda c: _require(c, 'id', ann_file, 'a category'))
+    cats = sorted(
+        coco['categories'],
+        key=lambda c: _require(c, 'id', ann_file, 'a category'))
     cat_ids = np.array([c['id'] for c in cats], dtype=np.int64)
     classes = tuple(_require(c, 'name', ann_file, 'a category') for c in cats)
-    img_ids = np.array([_require(im, 'id', ann_file, 'an image')
-                        for im in coco['images']], dtype=np.int64)
-    ann_img = np.array([_require(a, 'image_id', ann_file, 'an annotation')
-                        for a in coco['annotations']], dtype=np.int64)
-    ann_cat = np.array([_require(a, 'category_id', ann_file, 'an annotation')
-                        for a in coco['annotations']], dtype=np.int64)
+    img_ids = np.array(
+        [_require(im, 'id', ann_file, 'an image') for im in coco['images']],
+        dtype=np.int64)
+    ann_img = np.array([
+        _require(a, 'image_id', ann_file, 'an annotation')
+        for a in coco['annotations']
+    ],
+                       dtype=np.int64)
+    ann_cat = np.array([
+        _require(a, 'category_id', ann_file, 'an annotation')
+        for a in coco['annotations']
+    ],
+                       dtype=np.int64)
     cat_idx = _lookup(cat_ids, ann_cat, ann_file, 'category_id')
     img_idx = _lookup(img_ids, ann_img, ann_file, 'image_id')
     # Distinct (image, class) pairs, sorted by image then class.
@@ -59,10 +67,11 @@ def parse_coco_instances(ann_file: str) -> tuple:
     kept, first = np.unique(pair_img, return_index=True)
     labels = np.split(pair_cls, first[1:])
     entries = [
-        dict(img_path=_require(coco['images'][i], 'file_name', ann_file,
-                               f'images[{i}]'),
-             gt_label=lab.tolist(), img_id=int(img_ids[i]))
-        for i, lab in zip(kept.tolist(), labels)
+        dict(
+            img_path=_require(coco['images'][i], 'file_name', ann_file,
+                              f'images[{i}]'),
+            gt_label=lab.tolist(),
+            img_id=int(img_ids[i])) for i, lab in zip(kept.tolist(), labels)
     ]
     return classes, entries
 
@@ -144,13 +153,18 @@ class COCOMultiLabel(MultiLabelDataset):
             dict(e, img_path=osp.join(prefix, e['img_path'])) for e in entries
         ]
         stats = validate_and_report(
-            f'COCOMultiLabel({osp.basename(self.ann_file)})', data_list,
-            len(classes), self.ann_file, check_paths=self.check_paths)
+            f'COCOMultiLabel({osp.basename(self.ann_file)})',
+            data_list,
+            len(classes),
+            self.ann_file,
+            check_paths=self.check_paths)
         self.class_counts = stats['class_counts']
         self.class_imbalance_ratio = stats['class_imbalance_ratio']
         self.pos_neg_ratio = stats['pos_neg_ratio']
         return data_list
 
     def extra_repr(self) -> Sequence[str]:
-        return [f'Annotation file: \t{self.ann_file}',
-                f'Prefix of images: \t{self.img_prefix}']
+        return [
+            f'Annotation file: \t{self.ann_file}',
+            f'Prefix of images: \t{self.img_prefix}'
+        ]

@@ -59,8 +59,10 @@ def _read_list(path: str, field: str) -> List[str]:
 def read_attr_cloth(path: str) -> tuple:
     """``list_attr_cloth.txt``: names (which may hold spaces) and types."""
     rows = [line.rsplit(None, 1) for line in _read_list(path, 'attribute')]
-    bad = [i for i, r in enumerate(rows) if len(r) != 2 or
-           not r[1].lstrip('-').isdigit()]
+    bad = [
+        i for i, r in enumerate(rows)
+        if len(r) != 2 or not r[1].lstrip('-').isdigit()
+    ]
     if bad:
         raise ValueError(f'{path}: row {bad[0] + 3} field \'attribute_type\' '
                          f'has value {rows[bad[0]][-1]!r}; expected an '
@@ -88,9 +90,9 @@ def _parse_attr_block(lines: List[str], first_row: int, path: str,
             if bad or len(tokens) != num_attributes:
                 raise ValueError(
                     f'{path}: row {first_row + i + 3} ({names[i]}) field '
-                    f'\'attribute_labels\' has '
-                    + (f'value {bad[0]!r}' if bad else
-                       f'{len(tokens)} values; expected {num_attributes}'))
+                    f'\'attribute_labels\' has ' +
+                    (f'value {bad[0]!r}' if bad else
+                     f'{len(tokens)} values; expected {num_attributes}'))
         raise ValueError(f'{path}: field \'attribute_labels\' holds '
                          f'{values.size} parsable values in rows '
                          f'{first_row + 3}-{first_row + len(rows) + 2}; '
@@ -106,8 +108,7 @@ def _parse_attr_block(lines: List[str], first_row: int, path: str,
     return names, values.astype(np.int8)
 
 
-def read_attr_img(path: str, num_attributes: int,
-                  block: int = 16384) -> tuple:
+def read_attr_img(path: str, num_attributes: int, block: int = 16384) -> tuple:
     """``list_attr_img.txt``: image names and an int8 ``(N, A)`` matrix of
     -1/0/1 values (1 is a positive label).
 
@@ -125,15 +126,15 @@ def read_attr_img(path: str, num_attributes: int,
             lines = [ln for ln in islice(f, block) if ln.strip()]
             if not lines:
                 break
-            n, v = _parse_attr_block(lines, len(names), path,
-                                     num_attributes)
+            n, v = _parse_attr_block(lines, len(names), path, num_attributes)
             names += n
             blocks.append(v)
     if count != len(names):
         raise ValueError(f'{path}: field \'count\' has value {count} but the '
                          f'file has {len(names)} image rows')
-    values = (np.concatenate(blocks) if blocks else np.zeros(
-        (0, num_attributes), dtype=np.int8))
+    values = (
+        np.concatenate(blocks) if blocks else np.zeros(
+            (0, num_attributes), dtype=np.int8))
     return names, values
 
 
@@ -149,8 +150,8 @@ def read_partition(path: str) -> Dict[str, str]:
     return {r[0]: r[-1] for r in rows}
 
 
-def _select_attributes(attributes, names: Sequence[str],
-                       positives: np.ndarray, path: str) -> np.ndarray:
+def _select_attributes(attributes, names: Sequence[str], positives: np.ndarray,
+                       path: str) -> np.ndarray:
     """Indices of the chosen attributes (names or indices), or the
     :data:`DEFAULT_NUM_ATTRIBUTES` most frequent ones by default."""
     if attributes is None:
@@ -180,11 +181,9 @@ def convert_deepfashion(list_attr_cloth: str,
                         list_attr_img: str,
                         list_eval_partition: str,
                         out_dir: str,
-                        attributes: Optional[Sequence[Union[str,
-                                                            int]]] = None,
+                        attributes: Optional[Sequence[Union[str, int]]] = None,
                         splits: Sequence[str] = ('train', 'val'),
-                        max_per_split: Union[None, int, Dict[str,
-                                                             int]] = None,
+                        max_per_split: Union[None, int, Dict[str, int]] = None,
                         seed: int = 0,
                         img_prefix: str = '') -> Dict[str, str]:
     """Write DeepFashion attribute labels as MultiLabelDataset JSON files.
@@ -222,8 +221,8 @@ def convert_deepfashion(list_attr_cloth: str,
     status = np.array([partition.get(n, '') for n in img_names])
     positive = values == 1
     first = status == splits[0]
-    chosen = _select_attributes(attributes, attr_names,
-                                positive[first].sum(0), list_attr_cloth)
+    chosen = _select_attributes(attributes, attr_names, positive[first].sum(0),
+                                list_attr_cloth)
     classes = [attr_names[i] for i in chosen]
     labels = positive[:, chosen]
     os.makedirs(out_dir, exist_ok=True)
@@ -231,21 +230,23 @@ def convert_deepfashion(list_attr_cloth: str,
     written = {}
     for split in splits:
         rows = np.flatnonzero(status == split)
-        limit = (max_per_split.get(split) if isinstance(max_per_split, dict)
-                 else max_per_split)
+        limit = (
+            max_per_split.get(split)
+            if isinstance(max_per_split, dict) else max_per_split)
         if limit is not None and rows.size > limit:
             rows = np.sort(rng.choice(rows, int(limit), replace=False))
         r, c = np.nonzero(labels[rows])
         gt = np.split(c, np.searchsorted(r, np.arange(1, rows.size)))
         data_list = [
-            dict(img_path=osp.join(img_prefix, img_names[i]) if img_prefix
-                 else img_names[i], gt_label=g.tolist())
-            for i, g in zip(rows.tolist(), gt)
+            dict(
+                img_path=osp.join(img_prefix, img_names[i])
+                if img_prefix else img_names[i],
+                gt_label=g.tolist()) for i, g in zip(rows.tolist(), gt)
         ]
         path = osp.join(out_dir, f'{split}.json')
         with open(path, 'w') as f:
-            json.dump(dict(metainfo=dict(classes=classes),
-                           data_list=data_list), f)
+            json.dump(
+                dict(metainfo=dict(classes=classes), data_list=data_list), f)
         written[split] = path
     return written
 
@@ -274,7 +275,9 @@ class DeepFashionMultiLabel(MultiLabelDataset):
         data_list = super().load_data_list()
         stats = validate_and_report(
             f'DeepFashionMultiLabel({osp.basename(self.ann_file)})',
-            data_list, len(self._metainfo['classes']), self.ann_file,
+            data_list,
+            len(self._metainfo['classes']),
+            self.ann_file,
             check_paths=self.check_paths)
         self.class_counts = stats['class_counts']
         self.class_imbalance_ratio = stats['class_imbalance_ratio']

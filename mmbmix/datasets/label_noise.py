@@ -81,9 +81,11 @@ def mislabel_noise(labels, tau: float, rng: RngLike = None) -> np.ndarray:
     if rows.size == 0:
         return noisy
     weight = clean.sum(axis=0).astype(np.float64)  # N_j
-    arrival = np.divide(arrival[rows], weight,
-                        out=np.full((rows.size, k), np.inf),
-                        where=weight > 0)
+    arrival = np.divide(
+        arrival[rows],
+        weight,
+        out=np.full((rows.size, k), np.inf),
+        where=weight > 0)
     arrival[clean[rows]] = np.inf  # never land on a clean positive
     move_order = np.where(move[rows], move_order[rows], np.inf)
 
@@ -202,9 +204,8 @@ class LabelNoiseDataset:
                  seed: int = 0,
                  lazy_init: bool = False):
         if noise_type not in NOISE_FUNCTIONS:
-            raise ValueError(
-                f'LabelNoiseDataset: noise_type must be one of '
-                f'{sorted(NOISE_FUNCTIONS)}, got {noise_type!r}')
+            raise ValueError(f'LabelNoiseDataset: noise_type must be one of '
+                             f'{sorted(NOISE_FUNCTIONS)}, got {noise_type!r}')
         if not isinstance(noise_rate, (int, float)) or \
                 not 0.0 <= noise_rate < 1.0:
             raise ValueError('LabelNoiseDataset: noise_rate must be in '
@@ -251,8 +252,10 @@ class LabelNoiseDataset:
         self._noisy = NOISE_FUNCTIONS[self.noise_type](
             self._clean, self.noise_rate, np.random.default_rng(self.seed))
         self.noise_stats = dict(
-            noise_type=self.noise_type, noise_rate=self.noise_rate,
-            seed=self.seed, **noise_statistics(self._clean, self._noisy))
+            noise_type=self.noise_type,
+            noise_rate=self.noise_rate,
+            seed=self.seed,
+            **noise_statistics(self._clean, self._noisy))
         self._fully_initialized = True
         s = self.noise_stats
         print_log(

@@ -110,14 +110,15 @@ def _tiles_per_image(total: int, num_images: int, max_tiles: int,
     while diff:
         step = 1 if diff > 0 else -1
         eligible = np.flatnonzero(n < max_tiles if step > 0 else n > 1)
-        pick = rng.choice(eligible, min(abs(diff), eligible.size),
-                          replace=False)
+        pick = rng.choice(
+            eligible, min(abs(diff), eligible.size), replace=False)
         n[pick] += step
         diff -= step * pick.size
     return n
 
 
-def _assign_labels(counts: np.ndarray, tiles: np.ndarray,
+def _assign_labels(counts: np.ndarray,
+                   tiles: np.ndarray,
                    rng: np.random.Generator,
                    rounds: int = 200) -> np.ndarray:
     """Random ``(M, K)`` bool matrix with row sums ``tiles`` (labels per
@@ -199,8 +200,10 @@ def load_source(source: str, split: str, source_root: Optional[str] = None):
         images = np.rint(digits.images * (255 / 16)).astype(np.uint8)
         labels = digits.target.astype(np.int64)
         idx_train, idx_test = train_test_split(
-            np.arange(labels.size), test_size=DIGITS_TEST_FRACTION,
-            stratify=labels, random_state=DIGITS_SPLIT_SEED)
+            np.arange(labels.size),
+            test_size=DIGITS_TEST_FRACTION,
+            stratify=labels,
+            random_state=DIGITS_SPLIT_SEED)
         idx = np.sort(idx_train if split == 'train' else idx_test)
         return images[idx], labels[idx]
     root = source_root or FASHION_MNIST_ROOT
@@ -219,8 +222,12 @@ def _resize(images: np.ndarray, size: int) -> np.ndarray:
     (antialiased when shrinking)."""
     x = torch.from_numpy(np.ascontiguousarray(images)).float()[:, None]
     shrink = size < images.shape[-1]
-    x = F.interpolate(x, size=(size, size), mode='bilinear',
-                      align_corners=False, antialias=shrink)
+    x = F.interpolate(
+        x,
+        size=(size, size),
+        mode='bilinear',
+        align_corners=False,
+        antialias=shrink)
     return x[:, 0].round().clamp(0, 255).to(torch.uint8).numpy()
 
 
@@ -260,9 +267,13 @@ def render_mosaics(labels: np.ndarray, src_images: np.ndarray,
     return canvas.reshape(num_images, side, side)
 
 
-def render_free(labels: np.ndarray, src_images: np.ndarray,
-                src_labels: np.ndarray, side: int, rng: np.random.Generator,
-                scale_range=(0.35, 0.6)) -> np.ndarray:
+def render_free(
+    labels: np.ndarray,
+    src_images: np.ndarray,
+    src_labels: np.ndarray,
+    side: int,
+    rng: np.random.Generator,
+    scale_range=(0.35, 0.6)) -> np.ndarray:
     """Paste each image's objects at random positions and scales.
 
     Unlike the grid, objects of two images do not share fixed cells, so
@@ -366,10 +377,15 @@ class MosaicMultiLabel(MultiLabelDataset):
                                  f'{kwargs[key]!r}; it is set by the '
                                  'generator, leave it out')
         self.params = self.generation_params(
-            split=split, source=source, num_images=num_images,
+            split=split,
+            source=source,
+            num_images=num_images,
             imbalance_ratio=imbalance_ratio,
-            test_imbalance_ratio=test_imbalance_ratio, grid=grid,
-            tile_size=tile_size, max_tiles=max_tiles, seed=seed,
+            test_imbalance_ratio=test_imbalance_ratio,
+            grid=grid,
+            tile_size=tile_size,
+            max_tiles=max_tiles,
+            seed=seed,
             layout=layout)
         self.split = split
         self.source_root = source_root
@@ -418,10 +434,16 @@ class MosaicMultiLabel(MultiLabelDataset):
                 raise ValueError(
                     f'MosaicMultiLabel: field {field!r} has value {value!r}; '
                     'see the Args of MosaicMultiLabel for its range')
-        params = dict(source=source, split=split, num_images=int(num_images),
-                      imbalance_ratio=float(ratio), grid=int(grid),
-                      tile_size=int(tile_size), max_tiles=int(max_tiles),
-                      seed=int(seed), version=GENERATOR_VERSION)
+        params = dict(
+            source=source,
+            split=split,
+            num_images=int(num_images),
+            imbalance_ratio=float(ratio),
+            grid=int(grid),
+            tile_size=int(tile_size),
+            max_tiles=int(max_tiles),
+            seed=int(seed),
+            version=GENERATOR_VERSION)
         if layout != 'grid':  # grid sets keep their folder names
             params['layout'] = layout
         return params
@@ -435,10 +457,12 @@ class MosaicMultiLabel(MultiLabelDataset):
             >>> MosaicMultiLabel.train_class_counts(num_images=2000)
             array([1786, 1156,  749,  485,  314,  203,  132,   85,   55,   36])
         """
-        kwargs = {k: v for k, v in kwargs.items()
-                  if k in ('source', 'num_images', 'imbalance_ratio',
-                           'grid', 'tile_size', 'max_tiles', 'seed',
-                           'layout')}
+        kwargs = {
+            k: v
+            for k, v in kwargs.items()
+            if k in ('source', 'num_images', 'imbalance_ratio', 'grid',
+                     'tile_size', 'max_tiles', 'seed', 'layout')
+        }
         p = cls.generation_params(split='train', **kwargs)
         return mosaic_class_counts(p['num_images'],
                                    len(CLASS_NAMES[p['source']]),
@@ -447,12 +471,14 @@ class MosaicMultiLabel(MultiLabelDataset):
     @staticmethod
     def folder_name(params: dict) -> str:
         """``<source>-<split>-<hash of the generation parameters>``."""
-        digest = hashlib.sha1(
-            json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+        digest = hashlib.sha1(json.dumps(
+            params, sort_keys=True).encode()).hexdigest()[:12]
         return f"{params['source']}-{params['split']}-{digest}"
 
     @classmethod
-    def ensure_generated(cls, data_root: str, params: dict,
+    def ensure_generated(cls,
+                         data_root: str,
+                         params: dict,
                          source_root: Optional[str] = None) -> str:
         """Generate the split unless a complete copy is already there.
 
@@ -467,8 +493,8 @@ class MosaicMultiLabel(MultiLabelDataset):
                 f'{folder}: field \'{ANN_NAME}\' is missing: an incomplete '
                 'mosaic folder; delete it to regenerate')
         os.makedirs(data_root, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=f'.{osp.basename(folder)}.tmp-',
-                               dir=data_root)
+        tmp = tempfile.mkdtemp(
+            prefix=f'.{osp.basename(folder)}.tmp-', dir=data_root)
         try:
             cls.generate(tmp, params, source_root)
             try:
@@ -477,25 +503,28 @@ class MosaicMultiLabel(MultiLabelDataset):
                 # Another process (rank, worker) renamed its copy first.
                 if not osp.isfile(osp.join(folder, ANN_NAME)):
                     raise
-            print_log(f'MosaicMultiLabel: generated {folder}',
-                      logger='current')
+            print_log(
+                f'MosaicMultiLabel: generated {folder}', logger='current')
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return folder
 
     @staticmethod
-    def generate(out_dir: str, params: dict,
+    def generate(out_dir: str,
+                 params: dict,
                  source_root: Optional[str] = None) -> None:
         """Write ``images/*.png`` and ``annotation.json`` into ``out_dir``."""
         source, split = params['source'], params['split']
         classes = CLASS_NAMES[source]
         rng = np.random.default_rng(
-            [params['seed'], SPLITS.index(split), SOURCES.index(source)])
+            [params['seed'],
+             SPLITS.index(split),
+             SOURCES.index(source)])
         counts = mosaic_class_counts(params['num_images'], len(classes),
                                      params['imbalance_ratio'],
                                      params['max_tiles'])
-        tiles = _tiles_per_image(int(counts.sum()), params['num_images'],
-                                 params['max_tiles'], rng)
+        tiles = _tiles_per_image(
+            int(counts.sum()), params['num_images'], params['max_tiles'], rng)
         labels = _assign_labels(counts, tiles, rng)
         src_images, src_labels = load_source(source, split, source_root)
         if params.get('layout', 'grid') == 'free':
@@ -507,16 +536,19 @@ class MosaicMultiLabel(MultiLabelDataset):
         os.makedirs(osp.join(out_dir, 'images'))
         names = [f'images/{i:06d}.png' for i in range(len(canvas))]
         for name, image in zip(names, canvas):
-            if not cv2.imwrite(osp.join(out_dir, name),
-                               np.repeat(image[..., None], 3, axis=2)):
+            if not cv2.imwrite(
+                    osp.join(out_dir, name),
+                    np.repeat(image[..., None], 3, axis=2)):
                 raise OSError(f'{osp.join(out_dir, name)}: cv2.imwrite '
                               'failed')
         rows, cols = np.nonzero(labels)
         gt = np.split(cols, np.searchsorted(rows, np.arange(1, len(names))))
         ann = dict(
             metainfo=dict(classes=list(classes), generation=params),
-            data_list=[dict(img_path=name, gt_label=g.tolist())
-                       for name, g in zip(names, gt)])
+            data_list=[
+                dict(img_path=name, gt_label=g.tolist())
+                for name, g in zip(names, gt)
+            ])
         with open(osp.join(out_dir, ANN_NAME), 'w') as f:
             json.dump(ann, f)
 
@@ -533,5 +565,7 @@ class MosaicMultiLabel(MultiLabelDataset):
         return data_list
 
     def extra_repr(self) -> Sequence[str]:
-        return [f'Generated folder: \t{self.folder}',
-                f'Generation: \t{self.params}']
+        return [
+            f'Generated folder: \t{self.folder}',
+            f'Generation: \t{self.params}'
+        ]

@@ -101,8 +101,10 @@ class OnlineConfidence:
     @torch.no_grad()
     def record(self, model, data_batch: dict) -> None:
         """Predict the batch's random half in eval mode."""
-        half = {key: split_dual_batch(value)[0]
-                for key, value in data_batch.items()}
+        half = {
+            key: split_dual_batch(value)[0]
+            for key, value in data_batch.items()
+        }
         was_training = model.training
         model.eval()
         idx, scores = predict(model, half)

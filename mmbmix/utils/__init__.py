@@ -1,4 +1,7 @@
 from .checkpoint import register_safe_globals
+from .config import hook_cfgs
 from .dual_batch import join_dual_batch, split_dual_batch
 
-__all__ = ['register_safe_globals', 'join_dual_batch', 'split_dual_batch']
+__all__ = [
+    'register_safe_globals', 'hook_cfgs', 'join_dual_batch', 'split_dual_batch'
+]

@@ -85,7 +85,8 @@ def history_buffer_getattr(obj, name):
 
 def _safe_globals():
     dtype_classes = sorted({type(np.dtype(t))
-                            for t in _NUMERIC_DTYPES}, key=str)
+                            for t in _NUMERIC_DTYPES},
+                           key=str)
     return [
         HistoryBuffer,
         np.ndarray,

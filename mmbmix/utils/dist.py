@@ -22,8 +22,9 @@ def setup_cpu_distributed(cfg):
     if cfg.launcher == 'none' or torch.cuda.is_available():
         return
     if cfg.launcher != 'pytorch':
-        raise SystemExit(f'--launcher {cfg.launcher} needs CUDA; on a CPU-only '
-                         'machine use --launcher pytorch (tools/dist_*.sh)')
+        raise SystemExit(
+            f'--launcher {cfg.launcher} needs CUDA; on a CPU-only '
+            'machine use --launcher pytorch (tools/dist_*.sh)')
     if cfg.get('env_cfg', None) is None:
         cfg.env_cfg = ConfigDict()
     dist_cfg = ConfigDict(cfg.env_cfg.get('dist_cfg', None) or {})
@@ -44,8 +45,8 @@ def setup_cpu_distributed(cfg):
             broadcast_buffers=False,
             find_unused_parameters=cfg.get('find_unused_parameters', False))
     elif issubclass(
-            MODEL_WRAPPERS.get(wrapper.get('type',
-                                           'MMDistributedDataParallel')),
+            MODEL_WRAPPERS.get(
+                wrapper.get('type', 'MMDistributedDataParallel')),
             torch.nn.parallel.DistributedDataParallel):
         wrapper.setdefault('device_ids', None)
 

@@ -36,7 +36,10 @@ class PauseHook(Hook):
         spec = os.environ.get(PAUSE_ENV, '')
         self.epoch, _, self.where = spec.partition(':')
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None):
         if self.where.isdigit() and runner.epoch + 1 == int(self.epoch) \
                 and batch_idx + 1 == int(self.where):

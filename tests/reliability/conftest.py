@@ -18,17 +18,22 @@ for p in (TESTS, HERE):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from _bmix_config import small_bmix_config  # noqa: E402
 import _fault_hooks  # noqa: E402,F401  (in-process runs: PauseHook, CrashHook)
 import _state_dump_hook  # noqa: E402,F401  (LabelStateDumpHook)
+from _bmix_config import small_bmix_config  # noqa: E402
 
 MAX_EPOCHS = 4
 
 
 def make_cfg(work_dir, data_root, max_epochs=MAX_EPOCHS, **kwargs):
     """The suite's config; fault hooks are inert without their env vars."""
-    cfg = small_bmix_config(work_dir, data_root, max_epochs=max_epochs,
-                            warmup=2, num_images=64, **kwargs)
+    cfg = small_bmix_config(
+        work_dir,
+        data_root,
+        max_epochs=max_epochs,
+        warmup=2,
+        num_images=64,
+        **kwargs)
     cfg.train_dataloader.batch_size = 16
     cfg.val_dataloader.dataset.num_images = 48
     cfg.custom_hooks += [dict(type='PauseHook'), dict(type='CrashHook')]
@@ -40,8 +45,11 @@ def make_cfg(work_dir, data_root, max_epochs=MAX_EPOCHS, **kwargs):
 
 def env(**extra):
     """Environment of a tool subprocess: finds the test hooks, 1 thread."""
-    e = dict(os.environ, PYTHONPATH=os.pathsep.join([TESTS, HERE, ROOT]),
-             OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='')
+    e = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([TESTS, HERE, ROOT]),
+        OMP_NUM_THREADS='1',
+        CUDA_VISIBLE_DEVICES='')
     for k in ('MMBMIX_TEST_PAUSE', 'MMBMIX_TEST_CRASH',
               'MMBMIX_TRUST_CHECKPOINT', 'MMBMIX_ALLOW_LABEL_CHANGE'):
         e.pop(k, None)
@@ -51,11 +59,15 @@ def env(**extra):
 
 def tool(name, *args, timeout=120, **env_extra):
     """Run ``tools/<name>.py`` to the end; returns the CompletedProcess."""
-    return subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools', f'{name}.py'),
-         *map(str, args)],
-        cwd=ROOT, env=env(**env_extra), capture_output=True, text=True,
-        timeout=timeout)
+    return subprocess.run([
+        sys.executable,
+        osp.join(ROOT, 'tools', f'{name}.py'), *map(str, args)
+    ],
+                          cwd=ROOT,
+                          env=env(**env_extra),
+                          capture_output=True,
+                          text=True,
+                          timeout=timeout)
 
 
 def last_map(output):

@@ -6,9 +6,9 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from conftest import last_map, load, tool
 from mmengine.logging import HistoryBuffer
 
-from conftest import last_map, load, tool
 from mmbmix.utils.checkpoint import (CheckpointError, checkpoint_guard,
                                      find_resumable_checkpoint,
                                      history_buffer_getattr)
@@ -39,8 +39,8 @@ def test_last_checkpoint_is_written_after_the_checkpoint(reference):
     src = inspect.getsource(CheckpointHook._save_checkpoint_with_step)
     assert src.index('save_checkpoint(') < src.index("'last_checkpoint'")
     ref_dir, _ = reference
-    assert (ref_dir / 'last_checkpoint').read_text() == str(
-        ref_dir / 'epoch_4.pth')
+    assert (ref_dir / 'last_checkpoint').read_text() == str(ref_dir /
+                                                            'epoch_4.pth')
 
 
 def test_incomplete_checkpoints_are_never_picked(killed_while_saving):
@@ -58,8 +58,8 @@ def test_incomplete_checkpoints_are_never_picked(killed_while_saving):
     assert find_resumable_checkpoint(str(d)) is None
 
 
-def test_auto_resume_skips_cut_short_checkpoint(killed_while_saving,
-                                                cfg_file, reference):
+def test_auto_resume_skips_cut_short_checkpoint(killed_while_saving, cfg_file,
+                                                reference):
     d = killed_while_saving
     (d / 'last_checkpoint').write_text('')  # plain mmengine would crash
     proc = tool('train', cfg_file, '--work-dir', d, '--resume')
@@ -123,8 +123,8 @@ def crafted(tmp_path, reference):
 
 
 @pytest.mark.parametrize('name', ['train', 'test'])
-def test_untrusted_checkpoint_is_refused_unless_trusted(crafted, cfg_file,
-                                                        tmp_path, name):
+def test_untrusted_checkpoint_is_refused_unless_trusted(
+        crafted, cfg_file, tmp_path, name):
     path, marker = crafted
     args = ['--resume', path] if name == 'train' else [path]
     args += ['--work-dir', tmp_path / 'w']

@@ -5,7 +5,6 @@ import subprocess
 import time
 
 import pytest
-
 from conftest import ROOT, env
 
 BOUND_S = 120
@@ -14,12 +13,17 @@ BOUND_S = 120
 @pytest.mark.timeout(BOUND_S + 60)
 def test_crash_on_one_rank_stops_the_job(tmp_path, cfg_file):
     t0 = time.monotonic()
-    proc = subprocess.run(
-        ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), str(cfg_file), '2',
-         '--work-dir', str(tmp_path), '--cfg-options',
-         'env_cfg.dist_cfg.timeout=60'],
-        cwd=ROOT, env=env(MMBMIX_TEST_CRASH='1:2', PORT='29531'),
-        capture_output=True, text=True, timeout=BOUND_S + 30)
+    proc = subprocess.run([
+        'bash',
+        osp.join(ROOT, 'tools', 'dist_train.sh'),
+        str(cfg_file), '2', '--work-dir',
+        str(tmp_path), '--cfg-options', 'env_cfg.dist_cfg.timeout=60'
+    ],
+                          cwd=ROOT,
+                          env=env(MMBMIX_TEST_CRASH='1:2', PORT='29531'),
+                          capture_output=True,
+                          text=True,
+                          timeout=BOUND_S + 30)
     elapsed = time.monotonic() - t0
     assert proc.returncode != 0
     assert 'CrashHook: injected crash on rank 1 at epoch 2' in proc.stderr

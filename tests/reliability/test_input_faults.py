@@ -6,10 +6,10 @@ import shutil
 
 import pytest
 import torch
+from conftest import make_cfg
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from conftest import make_cfg
 from mmbmix.engine.hooks import LabelManagerHook
 from mmbmix.models.utils.label_refinery import CLEAN
 
@@ -25,8 +25,8 @@ def _resume_cfg(work_dir, data_root, reference, options):
 
 
 # ------------------------------------------------- annotations changed
-def test_changed_labels_on_resume_are_an_error(tmp_path, data_root,
-                                               reference, monkeypatch):
+def test_changed_labels_on_resume_are_an_error(tmp_path, data_root, reference,
+                                               monkeypatch):
     monkeypatch.delenv('MMBMIX_ALLOW_LABEL_CHANGE', raising=False)
     # another noise seed = another annotation of the same images
     cfg = _resume_cfg(tmp_path, data_root, reference,
@@ -60,8 +60,9 @@ def test_nan_loss_stops_with_a_clear_error(tmp_path, data_root):
     cfg = make_cfg(tmp_path, data_root, max_epochs=2)
     cfg.optim_wrapper.optimizer.lr = 1e10
     cfg.experiment_name = 'nan_loss'
-    with pytest.raises(FloatingPointError,
-                       match=r'training loss is (nan|inf|-inf) at epoch 1'):
+    with pytest.raises(
+            FloatingPointError,
+            match=r'training loss is (nan|inf|-inf) at epoch 1'):
         Runner.from_cfg(cfg).train()
     assert not glob.glob(str(tmp_path / '*.pth'))  # nothing NaN was saved
 
@@ -100,14 +101,15 @@ def test_degenerate_statistics_stay_finite(case):
         assert (state != CLEAN).any()
     if case == 'constant':
         assert (state == CLEAN).all()
-        assert torch.allclose(probs, torch.full_like(probs, 1 / n),
-                              rtol=0, atol=1e-12) or probs.std() > 0
+        assert torch.allclose(
+            probs, torch.full_like(probs, 1 / n), rtol=0,
+            atol=1e-12) or probs.std() > 0
 
 
 # ------------------------------------------------------------ image files
 def _train_images(data_root):
-    found = sorted(glob.glob(osp.join(data_root, '*train*', 'images',
-                                      '*.png')))
+    found = sorted(
+        glob.glob(osp.join(data_root, '*train*', 'images', '*.png')))
     assert found
     return found
 

@@ -9,7 +9,6 @@ import time
 
 import pytest
 import torch
-
 from conftest import ROOT, env, last_map, load, tool
 
 STATE_KEYS = ('label_state', 'refined_labels', 'p_clean', 'sampling_probs',
@@ -17,11 +16,17 @@ STATE_KEYS = ('label_state', 'refined_labels', 'p_clean', 'sampling_probs',
 
 
 def _run_until_paused(cfg_file, work_dir, where):
-    proc = subprocess.Popen(
-        [sys.executable, osp.join(ROOT, 'tools', 'train.py'), str(cfg_file),
-         '--work-dir', str(work_dir)],
-        cwd=ROOT, env=env(MMBMIX_TEST_PAUSE=where),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([
+        sys.executable,
+        osp.join(ROOT, 'tools', 'train.py'),
+        str(cfg_file), '--work-dir',
+        str(work_dir)
+    ],
+                            cwd=ROOT,
+                            env=env(MMBMIX_TEST_PAUSE=where),
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE,
+                            text=True)
     deadline = time.monotonic() + 90
     try:
         while not (work_dir / 'paused').exists():
@@ -48,8 +53,8 @@ def assert_same_as_reference(ref_dir, work_dir, output, ref_output):
     assert abs(last_map(output) - last_map(ref_output)) <= 1e-6
 
 
-@pytest.mark.parametrize('where', ['3:2', '3:audit'],
-                         ids=['mid_epoch', 'in_statistics_pass'])
+@pytest.mark.parametrize(
+    'where', ['3:2', '3:audit'], ids=['mid_epoch', 'in_statistics_pass'])
 def test_sigkill_then_resume_matches_uninterrupted(tmp_path, cfg_file,
                                                    reference, where):
     ref_dir, ref_output = reference

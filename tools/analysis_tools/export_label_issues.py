@@ -51,25 +51,38 @@ STATES = ('clean', 'relabel', 'confirmed', 'ambiguous')
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('config', help='the config the checkpoint was trained '
-                   'with')
+    p.add_argument(
+        'config', help='the config the checkpoint was trained '
+        'with')
     p.add_argument('checkpoint', help='a checkpoint of that training')
-    p.add_argument('--out', help='output folder (must not exist unless '
-                   '--force). Defaults to work_dirs/label_issues/<config>')
-    p.add_argument('--refit', action='store_true',
-                   help='make the label state from the checkpoint\'s model '
-                   'instead of reading it from the checkpoint')
-    p.add_argument('--drop-ambiguous', action='store_true',
-                   help='remove ambiguous given positives from the cleaned '
-                   'file')
-    p.add_argument('--no-confidence', action='store_true',
-                   help='skip the prediction pass (no confidence column)')
-    p.add_argument('--log', help='the training log for the states over '
-                   'epochs. Defaults to the newest */*.log beside the '
-                   'checkpoint')
+    p.add_argument(
+        '--out',
+        help='output folder (must not exist unless '
+        '--force). Defaults to work_dirs/label_issues/<config>')
+    p.add_argument(
+        '--refit',
+        action='store_true',
+        help='make the label state from the checkpoint\'s model '
+        'instead of reading it from the checkpoint')
+    p.add_argument(
+        '--drop-ambiguous',
+        action='store_true',
+        help='remove ambiguous given positives from the cleaned '
+        'file')
+    p.add_argument(
+        '--no-confidence',
+        action='store_true',
+        help='skip the prediction pass (no confidence column)')
+    p.add_argument(
+        '--log',
+        help='the training log for the states over '
+        'epochs. Defaults to the newest */*.log beside the '
+        'checkpoint')
     p.add_argument('--batch-size', type=int, default=256)
-    p.add_argument('--force', action='store_true',
-                   help='write into an existing output folder')
+    p.add_argument(
+        '--force',
+        action='store_true',
+        help='write into an existing output folder')
     return p.parse_args(argv)
 
 
@@ -116,11 +129,14 @@ def write_cleaned(dataset, labels: torch.Tensor, out: str) -> str:
         if prefix and path.startswith(osp.join(prefix, '')):
             path = osp.relpath(path, prefix)
         data_list.append(dict(img_path=path, gt_label=pos))
-    name = osp.join(out, 'cleaned_' + osp.basename(
-        getattr(inner, 'ann_file', '') or 'annotations.json'))
+    name = osp.join(
+        out, 'cleaned_' +
+        osp.basename(getattr(inner, 'ann_file', '') or 'annotations.json'))
     with open(name, 'w') as f:
-        json.dump(dict(metainfo=dict(classes=list(inner.metainfo['classes'])),
-                       data_list=data_list), f)
+        json.dump(
+            dict(
+                metainfo=dict(classes=list(inner.metainfo['classes'])),
+                data_list=data_list), f)
     return name
 
 
@@ -129,18 +145,29 @@ def _write_coco(inner, rows, out: str) -> str:
     plus one box-less annotation per added label."""
     with open(inner.ann_file) as f:
         coco = json.load(f)
-    cat_ids = [c['id'] for c in sorted(coco['categories'],
-                                       key=lambda c: c['id'])]
+    cat_ids = [
+        c['id'] for c in sorted(coco['categories'], key=lambda c: c['id'])
+    ]
     img_ids = [im['id'] for im in coco['images']]
-    wanted = {(img_ids[i], cat_ids[k]) for i, pos in enumerate(rows)
+    wanted = {(img_ids[i], cat_ids[k])
+              for i, pos in enumerate(rows)
               for k in pos}
-    kept = [a for a in coco['annotations']
-            if (a['image_id'], a['category_id']) in wanted]
+    kept = [
+        a for a in coco['annotations']
+        if (a['image_id'], a['category_id']) in wanted
+    ]
     have = {(a['image_id'], a['category_id']) for a in kept}
     next_id = max([a.get('id', 0) for a in coco['annotations']] + [0]) + 1
     for img, cat in sorted(wanted - have):
-        kept.append(dict(id=next_id, image_id=img, category_id=cat, bbox=[],
-                         area=0, iscrowd=0, mmbmix_relabeled=True))
+        kept.append(
+            dict(
+                id=next_id,
+                image_id=img,
+                category_id=cat,
+                bbox=[],
+                area=0,
+                iscrowd=0,
+                mmbmix_relabeled=True))
         next_id += 1
     coco['annotations'] = kept
     name = osp.join(out, 'cleaned_' + osp.basename(inner.ann_file))
@@ -154,18 +181,24 @@ def write_issues(issues: dict, dataset, classes, out: str) -> None:
     records = []
     for r in range(len(issues['index'])):
         i, k = int(issues['index'][r]), int(issues['class_idx'][r])
-        records.append(dict(
-            rank=r + 1, index=i, img_path=inner.get_data_info(i)['img_path'],
-            class_idx=k, class_name=classes[k] if classes else str(k),
-            given=int(issues['given'][r]),
-            suggested=int(issues['suggested'][r]),
-            state=str(issues['state'][r]),
-            p_clean=_num(issues['p_clean'][r]),
-            confidence=_num(issues['confidence'][r])))
+        records.append(
+            dict(
+                rank=r + 1,
+                index=i,
+                img_path=inner.get_data_info(i)['img_path'],
+                class_idx=k,
+                class_name=classes[k] if classes else str(k),
+                given=int(issues['given'][r]),
+                suggested=int(issues['suggested'][r]),
+                state=str(issues['state'][r]),
+                p_clean=_num(issues['p_clean'][r]),
+                confidence=_num(issues['confidence'][r])))
     with open(osp.join(out, 'label_issues.json'), 'w') as f:
         json.dump(records, f, indent=1)
-    fields = ['rank', 'index', 'img_path', 'class_idx', 'class_name', 'given',
-              'suggested', 'state', 'p_clean', 'confidence']
+    fields = [
+        'rank', 'index', 'img_path', 'class_idx', 'class_name', 'given',
+        'suggested', 'state', 'p_clean', 'confidence'
+    ]
     with open(osp.join(out, 'label_issues.csv'), 'w', newline='') as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
@@ -181,14 +214,16 @@ def per_class(given, label_state, classes, out: str) -> list:
     rows = []
     for k in range(given.size(1)):
         s = label_state[:, k]
-        rows.append(dict(
-            class_name=classes[k] if classes else str(k),
-            given_positive=int(given[:, k].sum()),
-            relabeled=int((s == RELABELED).sum()),
-            ambiguous=int((s == AMBIGUOUS).sum()),
-            relabeled_to_negative=int(((s == RELABELED) & given[:, k]).sum()),
-            relabeled_to_positive=int(((s == RELABELED)
-                                       & ~given[:, k]).sum())))
+        rows.append(
+            dict(
+                class_name=classes[k] if classes else str(k),
+                given_positive=int(given[:, k].sum()),
+                relabeled=int((s == RELABELED).sum()),
+                ambiguous=int((s == AMBIGUOUS).sum()),
+                relabeled_to_negative=int(
+                    ((s == RELABELED) & given[:, k]).sum()),
+                relabeled_to_positive=int(((s == RELABELED)
+                                           & ~given[:, k]).sum())))
     with open(osp.join(out, 'per_class.csv'), 'w', newline='') as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -205,8 +240,10 @@ def states_over_epochs(log: str) -> dict:
             m = re.search(r'Epoch\(label\) \[(\d+)\](.*)', line)
             if m:
                 found[int(m.group(1))] = {
-                    k: float(v) for k, v in re.findall(
-                        r'(\w+)_frac: ([-\d.e]+)', m.group(2))}
+                    k: float(v)
+                    for k, v in re.findall(r'(\w+)_frac: ([-\d.e]+)', m.group(
+                        2))
+                }
     return found
 
 
@@ -219,14 +256,15 @@ def plot(rows, history, path: str) -> bool:
         print(f'{TOOL}: matplotlib is not installed; no {path}')
         return False
     panels = 2 if history else 1
-    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4),
-                             squeeze=False)
+    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4), squeeze=False)
     names = [r['class_name'] for r in rows]
     x = np.arange(len(rows))
     ax = axes[0, 0]
     ax.bar(x, [r['relabeled'] for r in rows], label='re-labeled')
-    ax.bar(x, [r['ambiguous'] for r in rows],
-           bottom=[r['relabeled'] for r in rows], label='ambiguous')
+    ax.bar(
+        x, [r['ambiguous'] for r in rows],
+        bottom=[r['relabeled'] for r in rows],
+        label='ambiguous')
     ax.set_xticks(x, names, rotation=60, ha='right', fontsize=7)
     ax.set_ylabel('suspected wrong labels')
     ax.legend()
@@ -234,8 +272,10 @@ def plot(rows, history, path: str) -> bool:
         epochs = sorted(history)
         ax = axes[0, 1]
         for state in STATES:
-            ax.plot(epochs, [100 * history[e].get(state, np.nan)
-                             for e in epochs], marker='o', label=state)
+            ax.plot(
+                epochs, [100 * history[e].get(state, np.nan) for e in epochs],
+                marker='o',
+                label=state)
         ax.set_xlabel('epoch')
         ax.set_ylabel('% of labels')
         ax.set_title('label states (Fig. 6)')
@@ -251,15 +291,15 @@ def find_log(args):
         if not osp.isfile(args.log):
             raise LabelStateError(f'no log file {args.log} (--log)')
         return args.log
-    logs = glob.glob(osp.join(osp.dirname(osp.abspath(args.checkpoint)),
-                              '*', '*.log'))
+    logs = glob.glob(
+        osp.join(osp.dirname(osp.abspath(args.checkpoint)), '*', '*.log'))
     return max(logs, key=osp.getmtime) if logs else None
 
 
 def main(argv=None):
     args = parse_args(argv)
-    out = args.out or osp.join('work_dirs', 'label_issues', osp.splitext(
-        osp.basename(args.config))[0])
+    out = args.out or osp.join('work_dirs', 'label_issues',
+                               osp.splitext(osp.basename(args.config))[0])
     if osp.exists(out) and not args.force:
         sys.exit(f'{TOOL}: the output folder {out} exists; pass --force to '
                  'write into it')
@@ -283,12 +323,17 @@ def main(argv=None):
     history = states_over_epochs(log) if log else {}
     plotted = plot(rows, history, osp.join(out, 'label_issues.png'))
     summary = dict(
-        config=args.config, checkpoint=args.checkpoint, refit=args.refit,
-        labels=given.numel(), suspected=len(issues['index']),
+        config=args.config,
+        checkpoint=args.checkpoint,
+        refit=args.refit,
+        labels=given.numel(),
+        suspected=len(issues['index']),
         relabeled=int((label_state == RELABELED).sum()),
         ambiguous=int((label_state == AMBIGUOUS).sum()),
         images_without_labels=int((~new_labels.any(1)).sum()),
-        cleaned_annotation=cleaned, log=log, plot=plotted)
+        cleaned_annotation=cleaned,
+        log=log,
+        plot=plotted)
     if clean is not None:
         flagged = (label_state == RELABELED) | (label_state == AMBIGUOUS)
         summary['detection'] = detection_scores(flagged, given, clean)

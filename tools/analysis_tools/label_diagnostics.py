@@ -12,8 +12,9 @@ With ``--refit``, the label state is not read from the checkpoint but made
 from it: the checkpoint's model (any mmpretrain multi-label classifier, e.g.
 a BCE or Mixup baseline) predicts every training instance once, with the
 test pipeline, and the ``LabelManager`` of the config's ``LabelManagerHook``
-(its defaults where the config has none) applies Eq. 6-9 to those confidences, exactly as it does
-at the end of a training epoch (one un-augmented view instead of two
+(its defaults where the config has none) applies Eq. 6-9 to those
+confidences, exactly as it does at the end of a training epoch (one
+un-augmented view instead of two
 augmented ones). It answers "what would the label manager select from this
 model?", e.g. to tell the selection rule from the model it is given.
 
@@ -30,21 +31,23 @@ from mmengine.config import Config
 
 import mmbmix  # noqa: F401  (registers the datasets)
 from mmbmix.apis import (STATE_KEY, LabelStateError, build_train_set,
-                         load_label_state, predict_train_set,
-                         refit_label_state)
+                         load_label_state)
 from mmbmix.apis import load_labels as _dataset_labels
+from mmbmix.apis import predict_train_set, refit_label_state
 from mmbmix.models.utils.label_refinery import (CLEAN, RELABELED,
                                                 label_diagnostics)
 
-__all__ = ['STATE_KEY', 'build_train_set', 'load_label_state',
-           'predict_train_set', 'refit_label_state', 'load_labels',
-           'set_diagnostics', 'main']
+__all__ = [
+    'STATE_KEY', 'build_train_set', 'load_label_state', 'predict_train_set',
+    'refit_label_state', 'load_labels', 'set_diagnostics', 'main'
+]
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help='the config the checkpoint was '
-                        'trained with')
+    parser.add_argument(
+        'config', help='the config the checkpoint was '
+        'trained with')
     parser.add_argument('checkpoint', help='a checkpoint of that training')
     parser.add_argument(
         '--refit',
@@ -52,8 +55,11 @@ def parse_args(argv=None):
         help='make the label state from the checkpoint\'s model (one pass '
         'over the training set, then the config\'s LabelManagerHook rule) '
         'instead of reading it from the checkpoint')
-    parser.add_argument('--batch-size', type=int, default=256,
-                        help='batch size of the --refit pass')
+    parser.add_argument(
+        '--batch-size',
+        type=int,
+        default=256,
+        help='batch size of the --refit pass')
     parser.add_argument('--json', help='also write the figures here')
     return parser.parse_args(argv)
 
@@ -89,14 +95,19 @@ def set_diagnostics(given, true, label_state, refined, classes=None) -> list:
             **figs)
 
     everything = torch.ones_like(given)
-    rows = [row('all', everything), row('given positive', given),
-            row('given negative', ~given)]
+    rows = [
+        row('all', everything),
+        row('given positive', given),
+        row('given negative', ~given)
+    ]
     for k in range(given.size(1)):
         name = classes[k] if classes else f'class {k}'
         column = torch.zeros_like(given)
         column[:, k] = True
-        rows += [row(f'{name} +', column & given),
-                 row(f'{name} -', column & ~given)]
+        rows += [
+            row(f'{name} +', column & given),
+            row(f'{name} -', column & ~given)
+        ]
     return rows
 
 
@@ -108,12 +119,11 @@ def format_table(rows) -> str:
         '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'
     ]
     for r in rows:
-        lines.append(
-            f"| {r['set']} | {r['labels']} | {pct(r['noise'])} | "
-            f"{pct(r['clean_fraction'])} | {pct(r['precision'])} | "
-            f"{pct(r['recall'])} | {r['wrong_selected']} | "
-            f"{pct(r['relabel_proportion'])} | "
-            f"{pct(r['relabel_accuracy'])} |")
+        lines.append(f"| {r['set']} | {r['labels']} | {pct(r['noise'])} | "
+                     f"{pct(r['clean_fraction'])} | {pct(r['precision'])} | "
+                     f"{pct(r['recall'])} | {r['wrong_selected']} | "
+                     f"{pct(r['relabel_proportion'])} | "
+                     f"{pct(r['relabel_accuracy'])} |")
     return '\n'.join(lines)
 
 
@@ -124,8 +134,8 @@ def main(argv=None):
         if args.refit:
             cfg = Config.fromfile(args.config)
             state = refit_label_state(
-                cfg, given, predict_train_set(cfg, args.checkpoint,
-                                              args.batch_size),
+                cfg, given,
+                predict_train_set(cfg, args.checkpoint, args.batch_size),
                 args.checkpoint)
             label_state, refined = state.label_state, state.refined_labels
         else:

@@ -20,8 +20,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('instances', help='instances_*.json')
     parser.add_argument('out_file', help='the MultiLabelDataset JSON')
-    parser.add_argument('--img-prefix', default='',
-                        help='prepended to each file_name')
+    parser.add_argument(
+        '--img-prefix', default='', help='prepended to each file_name')
     return parser.parse_args(argv)
 
 
@@ -29,14 +29,15 @@ def main(argv=None):
     args = parse_args(argv)
     classes, entries = parse_coco_instances(args.instances)
     data_list = [
-        dict(img_path=osp.join(args.img_prefix, e['img_path'])
-             if args.img_prefix else e['img_path'],
-             gt_label=e['gt_label']) for e in entries
+        dict(
+            img_path=osp.join(args.img_prefix, e['img_path'])
+            if args.img_prefix else e['img_path'],
+            gt_label=e['gt_label']) for e in entries
     ]
     os.makedirs(osp.dirname(osp.abspath(args.out_file)), exist_ok=True)
     with open(args.out_file, 'w') as f:
-        json.dump(dict(metainfo=dict(classes=list(classes)),
-                       data_list=data_list), f)
+        json.dump(
+            dict(metainfo=dict(classes=list(classes)), data_list=data_list), f)
     print(f'{len(data_list)} images, {len(classes)} classes: '
           f'{args.out_file}')
 

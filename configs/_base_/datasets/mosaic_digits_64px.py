@@ -1,12 +1,18 @@
-# Mosaic digits at 64 px for ImageNet-pretrained backbones (the paper's
-# regime): the 32 px mosaic of mosaic_digits.py with the real 8x8 digits at
-# 32x32 per cell, RGB in [-1, 1] as the EfficientNet-Lite weights expect, and
-# no RandAugment (benchmarks/results/demo_regime.md) nor flip (a mirrored
-# digit is not the same digit): a mild random crop keeps the two views of
-# Eq. 9 independent augmentations.
+# Mosaic digits at 64 px for ImageNet-pretrained backbones (the README demo):
+# the real 8x8 scikit-learn digits of mosaic_digits.py, 1-4 per 64 px canvas
+# at random positions and scales (layout='free'; on a fixed grid, mixing two
+# mosaics stacks their objects on the same cells), RGB in [-1, 1] as the
+# EfficientNet-Lite weights expect, no RandAugment and no flip (a mirrored
+# digit is not the same digit); a mild random crop keeps the two views of
+# Eq. 9 independent augmentations. The training set sits in a
+# LabelNoiseDataset (clean here): a noise setting is one override line,
+#     train_dataloader = dict(dataset=dict(noise_type='mislabel',
+#                                          noise_rate=0.4))
 _base_ = ['./mosaic_digits.py']
 data_root = 'data/mosaic_digits_64px'
-mosaic = dict(tile_size=32)
+mosaic = dict(
+    source='digits', grid=2, tile_size=32, max_tiles=4, seed=0,
+    layout='free')
 data_preprocessor = dict(mean=[127.5] * 3, std=[127.5] * 3)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -23,7 +29,22 @@ test_pipeline = [
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(
-    dataset=dict(data_root=data_root, tile_size=32, pipeline=train_pipeline))
+    dataset=dict(
+        _delete_=True,
+        type='LabelNoiseDataset',
+        noise_type='clean',
+        noise_rate=0.0,
+        seed=0,
+        dataset=dict(
+            type='MosaicMultiLabel',
+            data_root=data_root,
+            split='train',
+            num_images=2000,
+            imbalance_ratio=50,
+            pipeline=train_pipeline,
+            **mosaic)))
 val_dataloader = dict(
-    dataset=dict(data_root=data_root, tile_size=32, pipeline=test_pipeline))
+    dataset=dict(
+        data_root=data_root, tile_size=32, layout='free',
+        pipeline=test_pipeline))
 test_dataloader = val_dataloader

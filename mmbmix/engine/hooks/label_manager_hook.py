@@ -81,17 +81,18 @@ class LabelManagerHook(Hook):
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         self.preprocessor = model.data_preprocessor
-        for obj, cls, field in (
-            (self.sampler, DualBatchSampler, 'train_dataloader.batch_sampler'),
-            (self.preprocessor, BalanceMixDataPreprocessor,
-             'model.data_preprocessor')):
+        for obj, cls, field in ((self.sampler, DualBatchSampler,
+                                 'train_dataloader.batch_sampler'),
+                                (self.preprocessor, BalanceMixDataPreprocessor,
+                                 'model.data_preprocessor')):
             if not isinstance(obj, cls):
                 raise TypeError(f'LabelManagerHook needs {field} = '
                                 f"dict(type='{cls.__name__}'); got "
                                 f'{type(obj).__name__}')
         dataset = loader.dataset
-        self.manager.reset(get_label_matrix(dataset),
-                           getattr(dataset, 'clean_label_matrix', None))
+        self.manager.reset(
+            get_label_matrix(dataset),
+            getattr(dataset, 'clean_label_matrix', None))
         self._check_num_classes(model, dataset)
         self._check_labels_unchanged(dataset)
         self.manager.check_state()
@@ -110,7 +111,10 @@ class LabelManagerHook(Hook):
         if self.stats_source == 'online' and data_batch is not None:
             self.source.record(runner.model, data_batch)
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None) -> None:
         loss = torch.as_tensor((outputs or {}).get('loss', 0.0)).detach()
         if not torch.isfinite(loss).all():
@@ -132,7 +136,10 @@ class LabelManagerHook(Hook):
                            '  '.join(f'{k}: {v:.4f}'
                                      for k, v in self.diagnostics.items()))
         runner.visualizer.add_scalars(
-            {f'label/{k}': v for k, v in self.diagnostics.items()},
+            {
+                f'label/{k}': v
+                for k, v in self.diagnostics.items()
+            },
             step=runner.epoch + 1)
 
     def _push_state(self) -> None:
@@ -159,19 +166,21 @@ class LabelManagerHook(Hook):
         if sets and tuple(sets) != getattr(self, '_reported', None):
             self._reported = tuple(sets)
             more = ' ...' if len(sets) > 20 else ''
-            print_log(f'LabelManagerHook: {len(sets)} label sets are not '
-                      'split by a mixture and are treated as clean: ' +
-                      ', '.join(sets[:20]) + more,
-                      logger='current', level=logging.WARNING)
+            print_log(
+                f'LabelManagerHook: {len(sets)} label sets are not '
+                'split by a mixture and are treated as clean: ' +
+                ', '.join(sets[:20]) + more,
+                logger='current',
+                level=logging.WARNING)
 
     def _check_num_classes(self, model, dataset) -> None:
         """The model's K must be the training set's."""
         k = self.manager.given.size(1)
-        for field, value in (
-                ('model.head.num_classes',
-                 getattr(getattr(model, 'head', None), 'num_classes', k)),
-                ('data_preprocessor.num_classes',
-                 self.preprocessor.num_classes)):
+        for field, value in (('model.head.num_classes',
+                              getattr(
+                                  getattr(model, 'head', None), 'num_classes',
+                                  k)), ('data_preprocessor.num_classes',
+                                        self.preprocessor.num_classes)):
             if value is not None and value != k:
                 raise ValueError(
                     f'LabelManagerHook: config field {field} is {value}, but '
@@ -182,9 +191,11 @@ class LabelManagerHook(Hook):
         source = getattr(dataset, 'ann_file', type(dataset).__name__)
         if self.manager.labels_changed(self._loaded_digest, source,
                                        self.allow_label_change):
-            print_log('LabelManagerHook: the training labels differ from the '
-                      "checkpoint's; allowed: the label state is rebuilt.",
-                      logger='current', level=logging.WARNING)
+            print_log(
+                'LabelManagerHook: the training labels differ from the '
+                "checkpoint's; allowed: the label state is rebuilt.",
+                logger='current',
+                level=logging.WARNING)
             self.manager.load_state_dict({})
 
     def state_dict(self) -> dict:

@@ -104,12 +104,15 @@ class TEstimatorHook(Hook):
             f'Epoch(T) [{self.epoch}] co-occurrence estimate for '
             f'{int((~self.fallback).sum())} of {len(rho01)} classes '
             f'(anchor points for the others); rho_01: ' +
-            ' '.join(f'{r:.3f}' for r in rho01) + '  rho_10: ' +
-            ' '.join(f'{r:.3f}' for r in rho10))
+            ' '.join(f'{r:.3f}'
+                     for r in rho01) + '  rho_10: ' + ' '.join(f'{r:.3f}'
+                                                               for r in rho10))
 
     def state_dict(self) -> dict:
-        return dict(transition=self.transition, fallback=self.fallback,
-                    epoch=self.epoch)
+        return dict(
+            transition=self.transition,
+            fallback=self.fallback,
+            epoch=self.epoch)
 
     def load_state_dict(self, state: dict) -> None:
         self.transition = state.get('transition')

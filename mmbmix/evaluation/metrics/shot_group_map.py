@@ -35,8 +35,10 @@ def count_positive_labels(ann_file: str) -> Tuple[np.ndarray, List[str]]:
         raise ValueError(
             f'ShotGroupAveragePrecision: {ann_file!r} needs the fields '
             '"metainfo.classes" and "data_list"') from None
-    labels = [np.asarray(d['gt_label'], dtype=np.int64).reshape(-1)
-              for d in data_list]
+    labels = [
+        np.asarray(d['gt_label'], dtype=np.int64).reshape(-1)
+        for d in data_list
+    ]
     labels = np.concatenate(labels) if labels else np.zeros(0, np.int64)
     bad = labels[(labels < 0) | (labels >= len(classes))]
     if bad.size:
@@ -127,7 +129,8 @@ class ShotGroupAveragePrecision(AveragePrecision):
             print_log(
                 'ShotGroupAveragePrecision: neither class_counts nor '
                 'train_ann_file given; reporting mAP only',
-                logger='current', level=logging.WARNING)
+                logger='current',
+                level=logging.WARNING)
         self._warned = set()
 
     def _warn_once(self, key: str, msg: str) -> None:
@@ -154,8 +157,9 @@ class ShotGroupAveragePrecision(AveragePrecision):
                 continue
             target = result['gt_score']
             difficult = torch.zeros_like(target, dtype=torch.bool)
-            difficult[torch.as_tensor(sample['gt_label_difficult'],
-                                      dtype=torch.long).reshape(-1)] = True
+            difficult[torch.as_tensor(
+                sample['gt_label_difficult'],
+                dtype=torch.long).reshape(-1)] = True
             # -1 targets are dropped by mmpretrain's ``_average_precision``
             target[difficult & (target != 1)] = \
                 1 if self.difficult_as_positive else -1

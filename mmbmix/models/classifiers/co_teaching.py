@@ -116,7 +116,8 @@ class CoTeachingClassifier(ImageClassifier):
             return self.forget_rate
         return self.forget_rate * min(epoch / self.num_gradual, 1.0)
 
-    def num_remember(self, batch_size: int,
+    def num_remember(self,
+                     batch_size: int,
                      epoch: Optional[int] = None) -> int:
         """Instances each network is trained on: ``round(R(t) * B)``."""
         keep = round((1.0 - self.forget_rate_at(epoch)) * batch_size)
@@ -127,8 +128,8 @@ class CoTeachingClassifier(ImageClassifier):
         x = self.backbone2(inputs)
         return self.neck2(x) if self.neck2 is not None else x
 
-    def forward_pair(self, inputs: torch.Tensor
-                     ) -> Tuple[torch.Tensor, torch.Tensor]:
+    def forward_pair(
+            self, inputs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """``(B, K)`` logits of network 1 and network 2."""
         return (self.head(self.extract_feat(inputs)),
                 self.head2(self.extract_feat_net2(inputs)))

@@ -101,8 +101,9 @@ class MLDecoderHead(BalanceMixHead):
         self.proj = nn.Linear(in_channels, embed_dims)
         self.query_embed = nn.Embedding(self.num_queries, embed_dims)
         self.query_embed.requires_grad_(False)
-        self.decoder = TransformerDecoderLayerOptimal(
-            embed_dims, num_heads, feedforward_channels, dropout)
+        self.decoder = TransformerDecoderLayerOptimal(embed_dims, num_heads,
+                                                      feedforward_channels,
+                                                      dropout)
         self.fc = GroupFC(self.num_queries, embed_dims, num_classes)
 
     def pre_logits(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
@@ -111,6 +112,6 @@ class MLDecoderHead(BalanceMixHead):
         if x.dim() == 4:
             x = x.flatten(2).transpose(1, 2)
         memory = F.relu(self.proj(x)).transpose(0, 1)  # (N, B, D)
-        query = self.query_embed.weight.unsqueeze(1).expand(
-            -1, x.size(0), -1)  # (Q, B, D)
+        query = self.query_embed.weight.unsqueeze(1).expand(-1, x.size(0),
+                                                            -1)  # (Q, B, D)
         return self.decoder(query, memory).transpose(0, 1)

@@ -109,11 +109,11 @@ class LargeLossRejectionLoss(nn.Module):
         steps = max(epoch - self.start_epoch + 1, 0)
         return min(steps * self.delta_rel, self.max_delta)
 
-    def modify(self,
-               cls_score: torch.Tensor,
-               target: torch.Tensor,
-               epoch: Optional[int] = None
-               ) -> Tuple[torch.Tensor, torch.Tensor]:
+    def modify(
+            self,
+            cls_score: torch.Tensor,
+            target: torch.Tensor,
+            epoch: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor]:
         """Targets and per-label weights after rejection / correction.
 
         Args:

@@ -311,7 +311,8 @@ def bic_prefers_two(values: Tensor, groups: Tensor, params: GMMParams,
     mu, var, w = (t.double().to(x.device) for t in params[:3])
     ll2 = torch.logsumexp(
         w[g].log() - 0.5 * (_LOG_2PI + var[g].log()) -
-        (x.unsqueeze(1) - mu[g])**2 / (2 * var[g]), dim=1)
+        (x.unsqueeze(1) - mu[g])**2 / (2 * var[g]),
+        dim=1)
     zeros = torch.zeros(num_groups, dtype=x.dtype, device=x.device)
     n = zeros.index_add(0, g, torch.ones_like(x))
     mean = zeros.index_add(0, g, x) / n.clamp_min(1)
@@ -366,7 +367,9 @@ def _group_range(x: Tensor, g: Tensor, num_groups: int):
     """Per-group min and max - min of the values, float64."""
 
     def part(c: slice):
-        hi = torch.full((num_groups, ), -math.inf, dtype=x.dtype,
+        hi = torch.full((num_groups, ),
+                        -math.inf,
+                        dtype=x.dtype,
                         device=x.device)
         lo = torch.full_like(hi, math.inf)
         hi.scatter_reduce_(0, g[c], x[c], 'amax')
@@ -455,8 +458,9 @@ def _bin_atoms(x, g, lo, scale, num_groups, num_bins) -> _Atoms:
         frac = u.sub_(k)  # position inside the bin, in [0, 1)
         idx = k.to(gc.dtype).add_(gc, alpha=stride)
         sums = torch.zeros(3, size, dtype=dtype, device=x.device)
-        sums[0].index_add_(0, idx, torch.ones_like(
-            frac[:1], dtype=dtype).expand_as(frac))
+        sums[0].index_add_(
+            0, idx,
+            torch.ones_like(frac[:1], dtype=dtype).expand_as(frac))
         sums[1].index_add_(0, idx, frac.to(dtype))
         sums[2].index_add_(0, idx, frac.mul_(frac).to(dtype))
         return sums

@@ -90,16 +90,18 @@ class LabelManager:
             few-shot share of the sampler). Defaults to (10000, 1000).
     """
 
-    def __init__(self,
-                 warmup_epochs: int = 5,
-                 relabel_threshold: float = 0.975,
-                 use_minority_sampler: bool = True,
-                 use_clean: bool = True,
-                 use_relabel: bool = True,
-                 use_ambiguous: bool = True,
-                 score_form: str = 'literal',
-                 gmm: Optional[dict] = None,
-                 shot_thresholds: Sequence[int] = (10000, 1000)) -> None:
+    def __init__(
+        self,
+        warmup_epochs: int = 5,
+        relabel_threshold: float = 0.975,
+        use_minority_sampler: bool = True,
+        use_clean: bool = True,
+        use_relabel: bool = True,
+        use_ambiguous: bool = True,
+        score_form: str = 'literal',
+        gmm: Optional[dict] = None,
+        shot_thresholds: Sequence[int] = (10000, 1000)
+    ) -> None:
         name = type(self).__name__
         if not (isinstance(warmup_epochs, int) and warmup_epochs >= 0):
             raise ValueError(f'{name}: warmup_epochs must be a non-negative '
@@ -121,8 +123,9 @@ class LabelManager:
         self.use_relabel = use_relabel
         self.use_ambiguous = use_ambiguous
         self.score_form = score_form
-        self.gmm = dict(max_iter=10, tol=1e-2, reg_covar=5e-4, min_samples=8,
-                        min_var=5e-4) if gmm is None else dict(gmm)
+        self.gmm = dict(
+            max_iter=10, tol=1e-2, reg_covar=5e-4, min_samples=8,
+            min_var=5e-4) if gmm is None else dict(gmm)
         self.shot_thresholds = (int(many), int(few))
         self.state = LabelState()
         self.given: Optional[Tensor] = None
@@ -144,11 +147,14 @@ class LabelManager:
 
     def label_digest(self) -> str:
         """SHA-256 of the given training labels (their shape and values)."""
-        packed = torch.cat([torch.tensor(self.given.shape),
-                            self.given.flatten().long()]).numpy()
+        packed = torch.cat(
+            [torch.tensor(self.given.shape),
+             self.given.flatten().long()]).numpy()
         return hashlib.sha256(packed.tobytes()).hexdigest()
 
-    def labels_changed(self, digest: Optional[str], source: str,
+    def labels_changed(self,
+                       digest: Optional[str],
+                       source: str,
                        allow: bool = False) -> bool:
         """Whether the bound labels differ from those of a checkpoint with
         label digest ``digest`` (None: nothing to compare). A change is an
@@ -171,9 +177,11 @@ class LabelManager:
         small, too uniform, or not split by the ``gmm`` split rule)."""
         if self.unfitted is None:
             return []
-        return [f'{kind} labels of class {k}'
-                for kind, row in zip(('negative', 'positive'), self.unfitted)
-                for k in row.nonzero().flatten().tolist()]
+        return [
+            f'{kind} labels of class {k}'
+            for kind, row in zip(('negative', 'positive'), self.unfitted)
+            for k in row.nonzero().flatten().tolist()
+        ]
 
     def check_state(self) -> None:
         """Raise if a loaded state does not have the labels' shape."""

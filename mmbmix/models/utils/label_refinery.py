@@ -71,8 +71,8 @@ def clean_prob(losses: torch.Tensor,
         # the noisy component must hold labels the model predicts against
         # on average (mean BCE above log 2, i.e. the prediction is on the
         # other side of 0.5)
-        params = GMMParams(*params[:3], params.fitted &
-                           (params.means[:, 1] > math.log(2)))
+        params = GMMParams(*params[:3],
+                           params.fitted & (params.means[:, 1] > math.log(2)))
     elif split != 'always':
         raise ValueError("clean_prob: split must be 'always', 'bic' or "
                          f"'disagree', got {split!r}")

@@ -18,6 +18,7 @@ to the end bins (their sums stay exact). Before any range is known the bins
 span ``[0, init_max]``.
 """
 import math
+
 import torch
 from torch import Tensor
 
@@ -52,20 +53,21 @@ class LossHistogram:
                  init_max: float = 10.0,
                  device='cpu') -> None:
         if num_classes < 1 or num_bins < 2 or not init_max > 0:
-            raise ValueError(
-                f'LossHistogram: bad num_classes={num_classes}, '
-                f'num_bins={num_bins} or init_max={init_max}')
+            raise ValueError(f'LossHistogram: bad num_classes={num_classes}, '
+                             f'num_bins={num_bins} or init_max={init_max}')
         self.num_classes = num_classes
         self.num_bins = num_bins
         groups = 2 * num_classes
         # bins are num_bins wide plus 1 spare column: a power-of-two row
         # stride makes the scatter into all rows hit the same cache sets
         self.stride = num_bins + 1
-        self.stats = torch.zeros(3, groups * self.stride, dtype=torch.float64,
-                                 device=device)
+        self.stats = torch.zeros(
+            3, groups * self.stride, dtype=torch.float64, device=device)
         self.lo = torch.zeros(groups, dtype=torch.float64, device=device)
-        self.scale = torch.full((groups, ), num_bins / init_max,
-                                dtype=torch.float64, device=device)
+        self.scale = torch.full((groups, ),
+                                num_bins / init_max,
+                                dtype=torch.float64,
+                                device=device)
         self.seen_min = torch.full((groups, ), math.inf, device=device)
         self.seen_max = torch.full((groups, ), -math.inf, device=device)
 
@@ -144,8 +146,12 @@ class LossHistogram:
         self.seen_max.fill_(-math.inf)
 
     def state_dict(self) -> dict:
-        return dict(stats=self.stats, lo=self.lo, scale=self.scale,
-                    seen_min=self.seen_min, seen_max=self.seen_max)
+        return dict(
+            stats=self.stats,
+            lo=self.lo,
+            scale=self.scale,
+            seen_min=self.seen_min,
+            seen_max=self.seen_max)
 
     def load_state_dict(self, state: dict) -> None:
         for name, value in state.items():
@@ -169,6 +175,7 @@ class LossHistogram:
         Returns:
             Tensor: ``(B, K)`` float32 posterior of the small-loss component.
         """
-        p = gmm_posterior(losses.reshape(-1),
-                          label_groups(labels).reshape(-1), params)
+        p = gmm_posterior(
+            losses.reshape(-1),
+            label_groups(labels).reshape(-1), params)
         return p.view(losses.shape).float()

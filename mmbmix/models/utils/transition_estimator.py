@@ -62,7 +62,8 @@ def _check_noise_type(noise_type: str) -> None:
                          f'{noise_type!r}')
 
 
-def small_loss_selection(scores: torch.Tensor, labels: torch.Tensor,
+def small_loss_selection(scores: torch.Tensor,
+                         labels: torch.Tensor,
                          ratio: float = 0.5) -> torch.Tensor:
     """Per class and label value, the ``ratio`` fraction of smallest BCE.
 
@@ -97,12 +98,13 @@ def _valid(t: torch.Tensor) -> bool:
     return bool(torch.isfinite(t).all()) and bool(t[1, 1] > t[0, 1])
 
 
-def cooccurrence_transition(labels: torch.Tensor,
-                            selected: torch.Tensor,
-                            noise_type: str = 'general',
-                            min_selected: int = 20,
-                            min_identifiability: float = 0.05
-                            ) -> Tuple[torch.Tensor, torch.Tensor]:
+def cooccurrence_transition(
+        labels: torch.Tensor,
+        selected: torch.Tensor,
+        noise_type: str = 'general',
+        min_selected: int = 20,
+        min_identifiability: float = 0.05
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """Transition matrices from the noisy and the selected co-occurrences.
 
     Args:
@@ -137,8 +139,9 @@ def cooccurrence_transition(labels: torch.Tensor,
     # the entries of D_j free to fit, per column b (missing: D[0, 1] = 0)
     free = ([0, 1], [0, 1]) if noise_type == 'general' else ([0, 1], [1])
     for j in range(k):
-        sets = [selected[:, j] & (labels[:, j].bool() == bool(c))
-                for c in (0, 1)]
+        sets = [
+            selected[:, j] & (labels[:, j].bool() == bool(c)) for c in (0, 1)
+        ]
         counts = [int(s.sum()) for s in sets]
         if min(counts) < min_selected:
             continue
@@ -149,16 +152,19 @@ def cooccurrence_transition(labels: torch.Tensor,
         m11 = both[others, j]
         m10 = pos[others] - m11
         m01 = pos[j] - m11
-        b_mat = torch.cat([torch.stack([m10, m11], 1),
-                           torch.stack([1 - m10 - m11 - m01, m01], 1)])
+        b_mat = torch.cat([
+            torch.stack([m10, m11], 1),
+            torch.stack([1 - m10 - m11 - m01, m01], 1)
+        ])
         noise = (1 / counts[0] + 1 / counts[1])**0.5
-        if torch.linalg.svdvals(a_mat).min() < max(
-                min_identifiability, noise) * (k - 1)**0.5:
+        if torch.linalg.svdvals(a_mat).min() < max(min_identifiability,
+                                                   noise) * (k - 1)**0.5:
             continue
         d = torch.zeros(2, 2, dtype=torch.float64)
         for b, rows in enumerate(free):
-            d[rows, b] = torch.linalg.lstsq(
-                a_mat[:, rows], b_mat[:, b:b + 1]).solution.flatten()
+            d[rows, b] = torch.linalg.lstsq(a_mat[:, rows],
+                                            b_mat[:,
+                                                  b:b + 1]).solution.flatten()
         d = d.clamp(min=0)
         prior = d.sum(1, keepdim=True)
         if (prior <= 0).any():
@@ -196,7 +202,8 @@ def anchor_transition(scores: torch.Tensor,
     def masked_quantile(value, q):
         return torch.stack([
             s[m].quantile(q) if m.any() else s.new_tensor(float(value))
-            for s, m in zip(scores.t(), (labels == value).t())])
+            for s, m in zip(scores.t(), (labels == value).t())
+        ])
 
     high = masked_quantile(True, quantile)
     low = masked_quantile(False, 1 - quantile)
@@ -206,15 +213,15 @@ def anchor_transition(scores: torch.Tensor,
     return torch.stack(rows, 1).float()
 
 
-def estimate_transition(scores: torch.Tensor,
-                        labels: torch.Tensor,
-                        noise_type: str = 'general',
-                        select_ratio: float = 0.5,
-                        min_selected: int = 20,
-                        min_identifiability: float = 0.05,
-                        anchor_quantile: float = 0.97,
-                        max_noise: float = 0.9
-                        ) -> Tuple[torch.Tensor, torch.Tensor]:
+def estimate_transition(
+        scores: torch.Tensor,
+        labels: torch.Tensor,
+        noise_type: str = 'general',
+        select_ratio: float = 0.5,
+        min_selected: int = 20,
+        min_identifiability: float = 0.05,
+        anchor_quantile: float = 0.97,
+        max_noise: float = 0.9) -> Tuple[torch.Tensor, torch.Tensor]:
     """The T-estimator: selection, co-occurrence estimate, fallback.
 
     Args:
@@ -239,16 +246,14 @@ def estimate_transition(scores: torch.Tensor,
     """
     selected = small_loss_selection(scores, labels, select_ratio)
     transition, ok = cooccurrence_transition(labels, selected, noise_type,
-                                             min_selected,
-                                             min_identifiability)
+                                             min_selected, min_identifiability)
     fallback = ~ok
     if fallback.any():
-        anchor = anchor_transition(scores, labels, noise_type,
-                                   anchor_quantile)
+        anchor = anchor_transition(scores, labels, noise_type, anchor_quantile)
         transition[fallback] = anchor[fallback]
     rates = torch.stack([transition[:, 0, 1], transition[:, 1, 0]], 1)
-    scale = (max_noise / rates.sum(1, keepdim=True).clamp(min=1e-12)).clamp(
-        max=1.0)
+    scale = (max_noise /
+             rates.sum(1, keepdim=True).clamp(min=1e-12)).clamp(max=1.0)
     rates = rates * scale
     transition = torch.stack([
         torch.stack([1 - rates[:, 0], rates[:, 0]], -1),
