@@ -129,6 +129,31 @@ def cell_records(args, setting, seed):
     return records
 
 
+def cached_cell_records(args, setting, seed):
+    """:func:`cell_records`, kept beside the cell results
+    (``cells/.../label_issues/<setting>/seed<k>.json``) and made again only
+    when a checkpoint is newer than the kept records."""
+    run = rb.parse_args(
+        ['--work-root', args.work_root, '--out-dir', args.out_dir])
+    path = osp.join(
+        rb.store_dir(run), 'label_issues', setting, f'seed{seed}.json')
+    ckpts = [
+        osp.join(
+            rb.cell_spec(run, rb.Cell(m, setting, seed))['work_dir'],
+            'epoch_6.pth') for m in ('balancemix', 'bce')
+    ]
+    newest = max([osp.getmtime(c) for c in ckpts if osp.isfile(c)], default=0)
+    if osp.isfile(path) and osp.getmtime(path) >= newest:
+        with open(path) as f:
+            return json.load(f)
+    records = cell_records(args, setting, seed)
+    if records:
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        with open(path, 'w') as f:
+            json.dump(rb._clean_nan(records), f, indent=1)
+    return records
+
+
 def markdown(records, command) -> str:
     lines = [
         '# Wrong-label detection: mmbmix against cleanlab', '',
@@ -187,7 +212,7 @@ def main(argv=None):
     records = []
     for setting in args.noise:
         for seed in args.seeds:
-            records += cell_records(args, setting, seed)
+            records += cached_cell_records(args, setting, seed)
     if not records:
         sys.exit('label_issues: no cell with a checkpoint; nothing to report')
     os.makedirs(args.out_dir, exist_ok=True)
