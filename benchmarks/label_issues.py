@@ -187,7 +187,8 @@ def markdown(records, command) -> str:
             return f'{v.mean():.1f}' + (f' ± {v.std(ddof=1):.1f}'
                                         if len(v) > 1 else '')
 
-        name = key[0] if key[1] is None else f'{key[0]} {int(key[1] * 100)}%'
+        name = key[0].replace('_', ' ') if key[1] is None else \
+            f'{key[0]} {int(key[1] * 100)}%'
         lines.append(f'| {name} | {key[2]} | {key[3]} ({key[4]}) | '
                      f'{len(rs)} | {ms("wrong", 1)} | {ms("flagged", 1)} | '
                      f'{ms("precision")} | {ms("recall")} | {ms("f1")} |')
