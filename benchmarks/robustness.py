@@ -2,7 +2,7 @@
 5 and 7, Fig. 6 of BalanceMix, on the mosaic benchmarks).
 
 A *cell* is one (method, noise setting, seed) training run of the config
-``configs/{baseline,balancemix}/<method>_resnet-small_mosaic-<dataset>
+``configs/<method>/<method>_resnet-small_1xb32_mosaic-<dataset>-32px
 [_<setting>].py``. Every cell runs in its own subprocess (this file with the
 hidden ``--run-cell SPEC``), so that a crash or a timeout loses that cell
 only. The child builds the mmengine Runner from the config with these
@@ -143,7 +143,10 @@ STATS_VARIANTS = {
             reg_covar=5e-4,
             min_samples=8,
             min_var=5e-4,
-            split='disagree'))
+            split='disagree')),
+    # the given positives taken as clean (missing labels)
+    'balancemix_cleanpos':
+    dict(clean_positives=True),
 }
 VARIANTS = {**ABLATION, **STATS_VARIANTS}
 # MS-COCO last-epoch mAP (All), BCE -> BalanceMix, Tables 1-3.
@@ -159,7 +162,7 @@ PAPER_COCO = {
 # module docstring); the configs' own protocol is 2000 images, 12 epochs.
 MODES = dict(
     # the paper's regime: ImageNet EfficientNet-Lite0 fine-tuned on the 64 px
-    # fashion mosaic (configs/pretrained/, REGIME_FILES below)
+    # fashion mosaic (REGIME_FILES below)
     pretrained=dict(
         dataset='fashion-mnist', epochs=6, num_images=2000, seeds=[0, 1, 2]),
     full=dict(
@@ -324,9 +327,9 @@ def cell_dir(args, cell: Cell) -> str:
 
 def config_path(method: str, setting: str, dataset: str) -> str:
     base = 'balancemix' if method in ('balancemix', *VARIANTS) else method
-    folder = 'balancemix' if base == 'balancemix' else 'baseline'
-    name = f'{base}_resnet-small_mosaic-{dataset}{SETTINGS[setting][2]}.py'
-    path = osp.join(ROOT, 'configs', folder, name)
+    name = (f'{base}_resnet-small_1xb32_mosaic-{dataset}-32px'
+            f'{SETTINGS[setting][2]}.py')
+    path = osp.join(ROOT, 'configs', base, name)
     if not osp.isfile(path):
         raise FileNotFoundError(f'robustness: config {path} (method '
                                 f'{method!r}, setting {setting!r}) is missing')
@@ -647,7 +650,7 @@ def run_cell_child(spec_file: str) -> None:
             epochs=recorder.epochs,
             train_seconds=seconds,
             noise_stats=getattr(dataset, 'noise_stats', None),
-            config=spec['config'],
+            config=osp.relpath(spec['config'], ROOT),
             num_images=spec['num_images'],
             num_epochs=spec['epochs'],
             dataset=spec['dataset'],
@@ -821,31 +824,43 @@ def _record_field(result, key):
     return last.get(LABEL_KEYS.get(key, key))
 
 
+VARIANT_NAMES = dict(
+    balancemix='BalanceMix (defaults)',
+    balancemix_online="stats_source='online'",
+    balancemix_meanscore="score_form='mean'",
+    balancemix_disagree="gmm split='disagree'",
+    balancemix_cleanpos='clean_positives=True')
+
+
 def _stats_source_table(results) -> List[str]:
-    """BalanceMix with the audit pass against the online statistics."""
-    settings = [
-        s for s in _present(results, SETTINGS)
-        if any(r['method'] == 'balancemix_online' and r['setting'] == s
-               for r in results)
-    ]
-    if not settings:
-        return []
+    """BalanceMix against each of its variants (statistics source, Eq. 3
+    form, split rule, given positives clean), where they were run."""
     keys = (('map_all', 'mAP All', 1), ('map_few', 'mAP Few', 1),
             ('label_precision', 'precision', 100),
             ('label_recall', 'recall', 100), ('train_seconds', 'train s', 1))
     rows = []
-    for s in settings:
-        for method, name in (('balancemix', 'audit (default)'),
-                             ('balancemix_online', 'online')):
-            row = [SETTINGS[s][3], name]
+    for s in _present(results, SETTINGS):
+        variants = [
+            m for m in STATS_VARIANTS
+            if any(r['method'] == m and r['setting'] == s for r in results)
+        ]
+        for method in ('balancemix', *variants) if variants else ():
+            row = [SETTINGS[s][3], VARIANT_NAMES.get(method, method)]
+            seeds = sorted({
+                r['seed']
+                for r in results if r['method'] == method and r['setting'] == s
+            })
+            row.append(' '.join(map(str, seeds)))
             for key, _, scale in keys:
                 vals = _values(results, method, s, key)
                 row.append(_fmt(*_mean_std(vals), scale=scale))
             rows.append(row)
-    header = ['Setting', 'statistics'] + [k[1] for k in keys]
+    if not rows:
+        return []
+    header = ['Setting', 'variant', 'seeds'] + [k[1] for k in keys]
     return ([
-        '## Statistics source: audit pass vs online (mean ± std over '
-        'seeds; precision / recall at the last epoch, %)', ''
+        '## BalanceMix variants (mean ± std over the seeds listed; '
+        'precision / recall at the last epoch, %)', ''
     ] + _table(header, rows) + [''])
 
 

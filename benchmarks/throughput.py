@@ -43,9 +43,9 @@ from mmbmix.utils import hook_cfgs
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CFG = osp.join(ROOT, 'configs', 'balancemix',
-               'balancemix_resnet-small_mosaic-digits.py')
-BASE = osp.join(ROOT, 'configs', 'baseline',
-                'bce_resnet-small_mosaic-digits.py')
+               'balancemix_resnet-small_1xb32_mosaic-digits-32px.py')
+BASE = osp.join(ROOT, 'configs', 'bce',
+                'bce_resnet-small_1xb32_mosaic-digits-32px.py')
 
 
 def _train_tool():

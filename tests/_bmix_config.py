@@ -5,7 +5,7 @@ from mmengine.config import Config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO = osp.join(ROOT, 'configs', 'balancemix',
-                'balancemix_resnet-small_mosaic-digits_flip40.py')
+                'balancemix_resnet-small_1xb32_mosaic-digits-32px_flip40.py')
 
 
 def small_bmix_config(work_dir,
@@ -30,10 +30,13 @@ def small_bmix_config(work_dir,
     # The end-to-end tests exercise the audit pass (its own loader, uneven
     # shards, a kill inside it) unless they ask for stats_source='online'.
     hook_kwargs.setdefault('stats_source', 'audit')
-    cfg.custom_hooks[0].update(
+    cfg.default_hooks.label_manager.update(
         warmup_epochs=warmup, shot_thresholds=(40, 10), **hook_kwargs)
     if dump_state:
-        cfg.custom_hooks.append(dict(type='LabelStateDumpHook'))
+        cfg.custom_hooks = [
+            *cfg.get('custom_hooks', []),
+            dict(type='LabelStateDumpHook')
+        ]
         cfg.custom_imports = dict(
             imports=['mmbmix', '_state_dump_hook'], allow_failed_imports=False)
     cfg.val_evaluator = dict(

@@ -183,7 +183,10 @@ def test_online_statistics_are_taken_before_the_step(tmp_path, data_root):
         num_images=96,
         stats_source='online')
     cfg.optim_wrapper.optimizer.lr = 0.5  # every step moves the outputs
-    cfg.custom_hooks.append(dict(type='_BeforeStepProbe'))
+    cfg.custom_hooks = [
+        *cfg.get('custom_hooks', []),
+        dict(type='_BeforeStepProbe')
+    ]
     runner = Runner.from_cfg(cfg)
     runner.train()
     hook = next(h for h in runner.hooks if isinstance(h, LabelManagerHook))

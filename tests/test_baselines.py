@@ -16,7 +16,17 @@ from mmbmix.models.classifiers import co_teaching_select
 from mmbmix.models.losses import large_loss_mask
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-BASELINES = osp.join(ROOT, 'configs', 'baseline')
+CONFIGS = osp.join(ROOT, 'configs')
+
+
+def _path(name):
+    """configs/<method>/<name>."""
+    method = next(
+        m for m in ('t_estimator', 'coteaching', 'mixup', 'bce', 'asl', 'llr',
+                    'llct') if name.startswith(m))
+    return osp.join(CONFIGS, method, name)
+
+
 METHODS = ('mixup', 'asl', 'coteaching', 'llr', 'llct')
 NOISE = ('', '_mislabel20', '_mislabel40', '_flip20', '_flip40',
          '_single-positive')
@@ -193,25 +203,24 @@ def test_configs_exist_for_every_method_and_noise():
     for method in METHODS:
         for data in ('digits', 'fashion-mnist'):
             for noise in NOISE:
-                path = osp.join(
-                    BASELINES, f'{method}_resnet-small_mosaic-'
-                    f'{data}{noise}.py')
+                path = _path(f'{method}_resnet-small_1xb32_mosaic-'
+                             f'{data}-32px{noise}.py')
                 assert osp.isfile(path), path
-        assert osp.isfile(osp.join(BASELINES, f'{method}_r50_448_coco2014.py'))
+        assert osp.isfile(_path(f'{method}_resnet50_1xb32_coco2014-448px.py'))
     cfg = Config.fromfile(
-        osp.join(BASELINES, 'coteaching_resnet-small_mosaic-digits_flip40.py'))
+        _path('coteaching_resnet-small_1xb32_mosaic-digits-32px_flip40.py'))
     assert cfg.model.type == 'CoTeachingClassifier'
     assert cfg.model.forget_rate == 0.4
     assert cfg.model.train_cfg.augments == dict(type='Mixup', alpha=1.0)
     assert cfg.train_dataloader.dataset.noise_type == 'flip'
     assert cfg.train_dataloader.dataset.dataset.type == 'MosaicMultiLabel'
-    cfg = Config.fromfile(osp.join(BASELINES, 'llct_r50_448_coco2014.py'))
+    cfg = Config.fromfile(_path('llct_resnet50_1xb32_coco2014-448px.py'))
     assert cfg.model.head.loss == dict(
         type='LargeLossRejectionLoss',
         mode='correct_temporary',
         delta_rel=0.002,
         start_epoch=1)
-    cfg = Config.fromfile(osp.join(BASELINES, 'asl_r50_448_coco2014.py'))
+    cfg = Config.fromfile(_path('asl_resnet50_1xb32_coco2014-448px.py'))
     assert cfg.model.head.loss.type == 'AsymmetricLoss'
     assert cfg.model.head.loss.gamma_pos == 0 and cfg.model.head.loss.clip \
         == 0.05
@@ -232,7 +241,7 @@ def _no_yapf(monkeypatch):
 
 
 def _small(name, work_dir, data_root, **model):
-    cfg = Config.fromfile(osp.join(BASELINES, name))
+    cfg = Config.fromfile(_path(name))
     cfg.work_dir = str(work_dir)
     train = cfg.train_dataloader.dataset
     inner = train.dataset if train.type == 'LabelNoiseDataset' else train
@@ -268,7 +277,8 @@ def _train(cfg):
 
 
 def test_mixup_makes_soft_multilabel_targets_and_trains(tmp_path, data_root):
-    cfg = _small('mixup_resnet-small_mosaic-digits.py', tmp_path, data_root)
+    cfg = _small('mixup_resnet-small_1xb32_mosaic-digits-32px.py', tmp_path,
+                 data_root)
     runner, _ = _train(cfg)
     pre = runner.model.data_preprocessor
     assert pre.to_onehot and pre.batch_augments is not None
@@ -279,15 +289,15 @@ def test_mixup_makes_soft_multilabel_targets_and_trains(tmp_path, data_root):
 
 
 def test_asl_trains(tmp_path, data_root):
-    cfg = _small('asl_resnet-small_mosaic-digits_mislabel40.py', tmp_path,
-                 data_root)
+    cfg = _small('asl_resnet-small_1xb32_mosaic-digits-32px_mislabel40.py',
+                 tmp_path, data_root)
     runner, _ = _train(cfg)
     assert type(runner.model.head.loss_module).__name__ == 'AsymmetricLoss'
 
 
 def test_coteaching_trains(tmp_path, data_root):
     cfg = _small(
-        'coteaching_resnet-small_mosaic-digits_flip40.py',
+        'coteaching_resnet-small_1xb32_mosaic-digits-32px_flip40.py',
         tmp_path,
         data_root,
         num_gradual=0)  # forget 40% from the start
@@ -299,8 +309,9 @@ def test_coteaching_trains(tmp_path, data_root):
 
 @pytest.mark.parametrize('method', ['llr', 'llct'])
 def test_large_loss_trains(tmp_path, data_root, method):
-    cfg = _small(f'{method}_resnet-small_mosaic-digits_single-positive.py',
-                 tmp_path, data_root)
+    cfg = _small(
+        f'{method}_resnet-small_1xb32_mosaic-digits-32px_single-positive.py',
+        tmp_path, data_root)
     cfg.model.head.loss.update(start_epoch=0, delta_rel=0.1)
     runner, _ = _train(cfg)
     loss = runner.model.head.loss_module

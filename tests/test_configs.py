@@ -1,4 +1,6 @@
-"""Every shipped config loads, and the BalanceMix ones hold all four parts."""
+"""The config tree: every config loads, the grid of the paper's tables is
+complete, and each config differs from its BCE twin only in the method."""
+import functools
 import glob
 import os.path as osp
 
@@ -8,97 +10,198 @@ from mmpretrain.registry import DATASETS, HOOKS, METRICS, MODELS
 
 import mmbmix  # noqa: F401
 from mmbmix.models import BalanceMixHead
+from mmbmix.utils import hook_cfgs
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
     f for f in glob.glob(
         osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
     if '_base_' not in f)
+NAMES = {osp.basename(f)[:-3]: f for f in CONFIGS}
+
+
+@functools.lru_cache(maxsize=None)
+def _load(path):
+    """Each config is parsed once for all the tests (read only)."""
+    return Config.fromfile(path)
+
+
+NOISES = {
+    '': ('clean', 0.0),
+    '_mislabel20': ('mislabel', 0.2),
+    '_mislabel40': ('mislabel', 0.4),
+    '_flip20': ('flip', 0.2),
+    '_flip40': ('flip', 0.4),
+    '_single-positive': ('single_positive', 0.0)
+}
+PAPER = ('resnet50_1xb16_voc07-448px', 'resnet50_1xb32_coco2014-448px',
+         'resnet50_1xb32_deepfashion-448px')
+MOSAIC = ('resnet-small_1xb32_mosaic-digits-32px',
+          'resnet-small_1xb32_mosaic-fashion-mnist-32px')
+METHODS = ('bce', 'mixup', 'asl', 'coteaching', 'llr', 'llct', 't_estimator',
+           'balancemix')
+# what a method adds to its BCE twin: top-level keys (and their helpers
+# from configs/_base_/methods/), the model's parts, the default hooks
+METHOD_MODEL_KEYS = ('type', 'forget_rate', 'num_gradual', 'predict_with',
+                     'train_cfg')
+
+
+def _noise_of(name):
+    for suffix in sorted(NOISES, key=len, reverse=True):
+        if suffix and name.endswith(suffix):
+            return suffix
+    return ''
 
 
 def test_config_grid_is_complete():
-    names = {osp.basename(f)[:-3] for f in CONFIGS}
-    for ds in ('voc07', 'coco2014', 'deepfashion'):
-        for noise in ('', '_mislabel20', '_mislabel40', '_flip20', '_flip40',
-                      '_single-positive'):
-            assert f'bce_r50_448_{ds}{noise}' in names
-            assert f'balancemix_r50_448_{ds}{noise}' in names
-    for extra in ('balancemix_r101_448_coco2014',
-                  'balancemix_tresnet-l_448_coco2014',
-                  'balancemix_tresnet-l_640_coco2014',
-                  'balancemix_resnet-small_mosaic-digits_flip40'):
-        assert extra in names
+    """Tables 1-3: BCE and BalanceMix on the paper's three datasets under
+    every noise setting; the mosaics: every method under every setting;
+    every config sits in the folder of its method."""
+    for arch in PAPER:
+        for noise in NOISES:
+            for m in ('bce', 'balancemix'):
+                assert f'{m}_{arch}{noise}' in NAMES
+    for arch in MOSAIC:
+        for noise in NOISES:
+            for m in METHODS:
+                assert f'{m}_{arch}{noise}' in NAMES
+    for extra in ('resnet101_1xb32_coco2014-448px',
+                  'resnet101-mldecoder_1xb32_coco2014-448px',
+                  'tresnet-l_1xb32_coco2014-448px',
+                  'tresnet-l_1xb32_coco2014-640px',
+                  'tresnet-l-mldecoder_1xb32_coco2014-640px',
+                  'efficientnet-lite0_1xb32_mosaic-digits-64px_mislabel40',
+                  'efficientnet-lite0_1xb32_mosaic-fashion-mnist-64px',
+                  'efficientnet-lite0_1xb32_mosaic-fashion-mnist-64px_flip40'):
+        assert f'balancemix_{extra}' in NAMES and f'bce_{extra}' in NAMES
+    for name, path in NAMES.items():
+        method = next(m for m in METHODS if name.startswith(m + '_'))
+        assert osp.basename(osp.dirname(path)) == method, path
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.basename(p))
 def test_config_loads_and_names_registered_types(path):
-    cfg = Config.fromfile(path)
+    cfg = _load(path)
     assert MODELS.get(cfg.model.type) is not None
     assert MODELS.get(cfg.model.head.type) is not None
     ds = cfg.train_dataloader.dataset
-    assert DATASETS.get(ds.type) is not None
+    assert ds.type == 'LabelNoiseDataset'
+    assert DATASETS.get(ds.dataset.type) is not None
     assert METRICS.get(cfg.val_evaluator.type) is not None
-    name = osp.basename(path)
+    for hook in (*cfg.get('custom_hooks', []), *cfg.default_hooks.values()):
+        if hook:
+            assert HOOKS.get(hook['type']) is not None, hook
+    name = osp.basename(path)[:-3]
+    assert (ds.noise_type, ds.noise_rate) == NOISES[_noise_of(name)]
     if name.startswith('balancemix'):
         assert cfg.train_dataloader.batch_sampler.type == 'DualBatchSampler'
         assert cfg.data_preprocessor.type == 'BalanceMixDataPreprocessor'
         # BalanceMixHead or a head built on it (MLDecoderHead)
         assert issubclass(MODELS.get(cfg.model.head.type), BalanceMixHead)
         assert cfg.model.head.loss.type == 'BalanceMixLoss'
-        hook = cfg.custom_hooks[0]
-        assert HOOKS.get(hook.type) is not None
+        (hook, ) = hook_cfgs(cfg, 'LabelManagerHook')
         eps = 0.55 if 'single-positive' in name else 0.975
-        assert hook.get('relabel_threshold', 0.975) == eps
-    for noise, (ntype, rate) in {
-            '_mislabel20': ('mislabel', 0.2),
-            '_mislabel40': ('mislabel', 0.4),
-            '_flip20': ('flip', 0.2),
-            '_flip40': ('flip', 0.4),
-            '_single-positive': ('single_positive', 0.0)
-    }.items():
-        if noise in name:
-            assert ds.type == 'LabelNoiseDataset'
-            assert (ds.noise_type, ds.noise_rate) == (ntype, rate)
+        assert hook.relabel_threshold == eps
+        warmup = 10 if 'coco2014' in name else 5
+        if 'mosaic' in name:
+            warmup = {
+                '-30e_': 8,
+                'efficientnet': 2
+            }.get(
+                next((k for k in ('-30e_', 'efficientnet') if k in name),
+                     None), 3)
+        assert hook.warmup_epochs == warmup
     # Every config's head agrees with its data preprocessor on K.
     assert cfg.model.head.num_classes == cfg.data_preprocessor.num_classes
 
 
-def test_demo_pair_differs_only_in_the_method():
-    """The README demo compares BalanceMix with plain BCE on the same data,
-    pipeline, model and schedule."""
-    bmix = Config.fromfile(
-        osp.join(ROOT, 'configs', 'balancemix',
-                 'balancemix_resnet-small_30e_mosaic-digits_flip40.py'))
-    for name in ('bce', 'mixup'):
-        base = Config.fromfile(
-            osp.join(ROOT, 'configs', 'baseline',
-                     f'{name}_resnet-small_30e_mosaic-digits_flip40.py'))
+def _strip_method(cfg, method):
+    """The config as a dict without what ``method`` adds to BCE."""
+    d = cfg.to_dict()
+    for key in list(d):
+        if key.startswith(('balancemix_', 'asl_', 'llr_', 'llct_',
+                           'coteaching_', 't_estimator_', 'ml_decoder_')):
+            d.pop(key)
+    d['default_hooks'] = {
+        k: v
+        for k, v in d['default_hooks'].items()
+        if k not in ('label_manager', 'epoch_seed', 't_estimator')
+    }
+    d.pop('custom_hooks', None)
+    d['train_dataloader'].pop('batch_sampler', None)
+    d['data_preprocessor'].pop('mix', None)
+    d['data_preprocessor'].pop('type', None)
+    model = d['model']
+    for key in METHOD_MODEL_KEYS:
+        model.pop(key, None)
+    model['head'].pop('loss', None)
+    if model['head']['type'] == 'BalanceMixHead':
+        model['head']['type'] = 'MultiLabelLinearClsHead'
+    return d
+
+
+TWINS = [n for n in NAMES if not n.startswith('bce_')]
+
+
+@pytest.mark.parametrize('name', TWINS)
+def test_config_differs_from_its_bce_twin_only_in_the_method(name):
+    method = next(m for m in METHODS if name.startswith(m + '_'))
+    twin = 'bce_' + name[len(method) + 1:]
+    assert twin in NAMES, f'{name} has no BCE twin {twin}'
+    cfg, base = _load(NAMES[name]), _load(NAMES[twin])
+    assert _strip_method(cfg, method) == _strip_method(base, 'bce')
+    if method == 'balancemix':
+        assert cfg.model.head.loss.type == 'BalanceMixLoss'
+    elif method != 'mixup':  # the others build on Mixup
+        assert cfg.model.train_cfg.augments.type == 'Mixup'
+
+
+def test_one_line_changes_one_hook_argument(tmp_path):
+    """A child config changes the label manager's warm-up with one line and
+    keeps the hook's other arguments and custom_hooks of its own."""
+    child = tmp_path / 'child.py'
+    parent = NAMES['balancemix_resnet50_1xb32_coco2014-448px_single-positive']
+    child.write_text(
+        f"_base_ = ['{parent}']\n"
+        'default_hooks = dict(label_manager=dict(warmup_epochs=4))\n'
+        "custom_hooks = [dict(type='EMAHook')]\n")
+    cfg = Config.fromfile(str(child))
+    (hook, ) = hook_cfgs(cfg, 'LabelManagerHook')
+    assert (hook.warmup_epochs, hook.relabel_threshold) == (4, 0.55)
+    assert [h.type for h in cfg.custom_hooks] == ['EMAHook']
+
+
+def test_demo_family_differs_only_in_the_method():
+    """The README demo: BCE, Mixup, ASL and BalanceMix on the same data,
+    pipeline, backbone and schedule (mislabel 40%, 6 epochs)."""
+    arch = 'efficientnet-lite0_1xb32_mosaic-digits-64px_mislabel40'
+    bmix = Config.fromfile(NAMES[f'balancemix_{arch}'])
+    for m in ('bce', 'mixup', 'asl'):
+        base = Config.fromfile(NAMES[f'{m}_{arch}'])
         for key in ('param_scheduler', 'train_cfg', 'optim_wrapper',
                     'randomness', 'val_dataloader', 'val_evaluator'):
             assert bmix[key] == base[key], key
         assert bmix.train_dataloader.dataset == base.train_dataloader.dataset
-        assert bmix.train_dataloader.batch_size == \
-            base.train_dataloader.batch_size
         assert bmix.model.backbone == base.model.backbone
     ds = bmix.train_dataloader.dataset
     assert (ds.noise_type, ds.noise_rate, bmix.train_cfg.max_epochs) == \
-        ('flip', 0.4, 30)
-    assert [t['type'] for t in ds.dataset.pipeline] == \
-        ['LoadImageFromFile', 'Resize', 'PackInputs']
-    assert bmix.custom_hooks[0].warmup_epochs == 8
+        ('mislabel', 0.4, 6)
+    assert ds.dataset.layout == 'free' and ds.dataset.source == 'digits'
+    assert bmix.model.backbone.init_cfg.checkpoint == \
+        'efficientnet-lite://lite0'
 
 
-REGIME = sorted(glob.glob(osp.join(ROOT, 'benchmarks', 'regime', '*.py')))
-
-
-@pytest.mark.parametrize('path', REGIME, ids=lambda p: osp.basename(p))
-def test_regime_configs_drop_randaugment_only(path):
-    """benchmarks/regime/: the configs behind demo_regime.md load, have no
-    RandAugment and keep the schedule their name says."""
-    cfg = Config.fromfile(path)
-    ds = cfg.train_dataloader.dataset
-    pipeline = ds.dataset.pipeline if ds.type == 'LabelNoiseDataset' \
-        else ds.pipeline
-    assert 'RandAugment' not in [t['type'] for t in pipeline]
-    epochs = 30 if path.endswith('_30e.py') else 12
-    assert cfg.train_cfg.max_epochs == cfg.param_scheduler.T_max == epochs
+@pytest.mark.parametrize('method', METHODS)
+def test_metafile_lists_every_config_of_its_folder(method):
+    import yaml
+    folder = osp.join(ROOT, 'configs', method)
+    with open(osp.join(folder, 'metafile.yml')) as f:
+        meta = yaml.safe_load(f)
+    listed = {m['Name']: m['Config'] for m in meta['Models']}
+    shipped = {n for n, p in NAMES.items() if osp.dirname(p) == folder}
+    assert set(listed) == shipped
+    for name, config in listed.items():
+        assert config == f'configs/{method}/{name}.py'
+    (collection, ) = meta['Collections']
+    assert all(m['In Collection'] == collection['Name']
+               for m in meta['Models'])

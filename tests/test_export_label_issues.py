@@ -17,8 +17,9 @@ from mmbmix.models.utils.label_refinery import (AMBIGUOUS, CLEAN, CONFIRMED,
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOL = osp.join(ROOT, 'tools', 'analysis_tools', 'export_label_issues.py')
-DIGITS = osp.join(ROOT, 'configs', 'balancemix',
-                  'balancemix_resnet-small_mosaic-digits_flip40.py')
+DIGITS = osp.join(
+    ROOT, 'configs', 'balancemix',
+    'balancemix_resnet-small_1xb32_mosaic-digits-32px_flip40.py')
 STATE_KEY = 'balancemix_label_manager'
 
 # 4 images x 3 classes; (1, 2) and (0, 0) re-labeled, (2, 1) ambiguous,
@@ -271,3 +272,31 @@ def test_known_clean_labels_give_detection_figures(tmp_path, monkeypatch):
         bool(given[r['index'], r['class_idx']]) != bool(clean[r['index'],
                                                               r['class_idx']])
         for r in rows)
+
+
+def test_refit_from_a_plain_checkpoint(tmp_path, monkeypatch):
+    """--refit: any multi-label checkpoint (here an untrained BCE model of
+    the same architecture) gives a label state, its issues and the cleaned
+    file; the checkpoint needs no label state."""
+    monkeypatch.chdir(ROOT)
+    from mmengine.config import Config
+    from mmpretrain.registry import MODELS
+    cfg = Config.fromfile(DIGITS)
+    torch.manual_seed(0)
+    model_cfg = cfg.model.copy()
+    model_cfg['data_preprocessor'] = cfg.data_preprocessor
+    model = MODELS.build(model_cfg)
+    ckpt = tmp_path / 'bce.pth'
+    torch.save({'state_dict': model.state_dict()}, ckpt)
+    out = tmp_path / 'refit'
+    summary = _tool().main([
+        DIGITS,
+        str(ckpt), '--refit', '--out',
+        str(out), '--batch-size', '500'
+    ])
+    rows = json.load(open(out / 'label_issues.json'))
+    assert summary['refit'] and len(rows) == summary['suspected']
+    assert summary['suspected'] == summary['relabeled'] + summary['ambiguous']
+    assert all(r['confidence'] is not None for r in rows)
+    assert summary['detection']['flagged'] == summary['suspected']
+    assert osp.isfile(summary['cleaned_annotation'])

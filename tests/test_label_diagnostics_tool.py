@@ -11,7 +11,7 @@ from mmbmix.models.utils.label_refinery import AMBIGUOUS, CLEAN, RELABELED
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOL = osp.join(ROOT, 'tools', 'analysis_tools', 'label_diagnostics.py')
 CFG = osp.join(ROOT, 'configs', 'balancemix',
-               'balancemix_resnet-small_mosaic-digits_flip40.py')
+               'balancemix_resnet-small_1xb32_mosaic-digits-32px_flip40.py')
 
 
 def _tool():

@@ -162,7 +162,7 @@ def test_mosaics_load_through_config_pipelines(tmp_path):
     cfg = Config.fromfile(osp.join(CONFIG_DIR, 'mosaic_digits.py'))
     kinds = [t['type'] for t in cfg.train_pipeline]
     assert 'RandAugment' in kinds and kinds[-1] == 'PackInputs'
-    args = dict(cfg.train_dataloader.dataset)
+    args = dict(cfg.train_dataloader.dataset.dataset)  # in LabelNoiseDataset
     args.update(data_root=str(tmp_path), num_images=64)
     ds = MosaicMultiLabel(**{k: v for k, v in args.items() if k != 'type'})
     test_pipeline = Compose(cfg.test_pipeline)

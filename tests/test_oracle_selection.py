@@ -14,10 +14,11 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import _oracle_hook  # noqa: E402,F401  (registers OracleSelectionHook)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-BCE = osp.join(ROOT, 'configs', 'baseline',
-               'bce_resnet-small_30e_mosaic-digits_flip40.py')
-BMIX = osp.join(ROOT, 'configs', 'balancemix',
-                'balancemix_resnet-small_30e_mosaic-digits_flip40.py')
+BCE = osp.join(ROOT, 'configs', 'bce',
+               'bce_resnet-small_1xb32-30e_mosaic-digits-32px_flip40.py')
+BMIX = osp.join(
+    ROOT, 'configs', 'balancemix',
+    'balancemix_resnet-small_1xb32-30e_mosaic-digits-32px_flip40.py')
 EPOCHS = 14
 
 
@@ -48,8 +49,8 @@ def test_oracle_selection_beats_bce_widely(tmp_path, tmp_path_factory):
     data_root = tmp_path_factory.mktemp('mosaic_oracle')
     bce = _map(_cfg(BCE, tmp_path / 'bce', data_root))
     cfg = _cfg(BMIX, tmp_path / 'oracle', data_root)
-    cfg.custom_hooks[0].warmup_epochs = 1
-    cfg.custom_hooks.append(dict(type='OracleSelectionHook'))
+    cfg.default_hooks.label_manager.warmup_epochs = 1
+    cfg.custom_hooks = [dict(type='OracleSelectionHook')]
     oracle = _map(cfg)
     # measured (seed 0, 400 images, 14 epochs): BCE 36.23, oracle 51.15
     # (75 s on 2 cores shared with a training run)

@@ -5,6 +5,8 @@ import os.path as osp
 
 import pytest
 
+from mmbmix.utils import hook_cfgs
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
@@ -231,11 +233,11 @@ def test_stats_source_table_and_command_history(rb, fake, tmp_path):
               '--seeds', '0', '1'))
     md = (tmp_path / 'out' / 'robustness_quick.md').read_text()
     assert md.count('- cells run by:') == 2
-    assert 'Statistics source' in md
+    assert 'BalanceMix variants' in md
     # seeds 0, 1: 65 - 0.25 = 64.75 and 66 - 0.25; last-epoch precision 94%
-    assert '| flip 40% | audit (default) | 64.8 ± 0.4 | 54.8 ± 0.4 | ' \
-        '94.0 ± 0.0 | 80.0 ± 0.0 | 12.5 ± 0.0 |' in md
-    assert '| flip 40% | online | 65.8 ± 0.4 |' in md
+    assert '| flip 40% | BalanceMix (defaults) | 0 1 | 64.8 ± 0.4 | ' \
+        '54.8 ± 0.4 | 94.0 ± 0.0 | 80.0 ± 0.0 | 12.5 ± 0.0 |' in md
+    assert "| flip 40% | stats_source='online' | 0 1 | 65.8 ± 0.4 |" in md
     records = json.load(open(tmp_path / 'out' / 'robustness_quick.json'))
     assert {r['method']
             for r in records} == {'bce', 'balancemix', 'balancemix_online'}
@@ -280,7 +282,7 @@ def test_cell_config_overrides(rb, tmp_path):
     assert cfg.train_cfg.max_epochs == 4 and cfg.train_cfg.val_interval == 4
     assert cfg.param_scheduler.T_max == 4 and cfg.param_scheduler.end == 4
     assert cfg.default_hooks.checkpoint is None
-    hook = next(h for h in cfg.custom_hooks if h.type == 'LabelManagerHook')
+    (hook, ) = hook_cfgs(cfg, 'LabelManagerHook')
     assert hook.warmup_epochs == 1  # 3 of 12 epochs -> 1 of 4
     assert hook.use_relabel is False and hook.use_ambiguous is False
     assert tuple(hook.shot_thresholds) == (16, 3)  # (500, 100) * 64 / 2000
@@ -330,10 +332,38 @@ def test_pretrained_regime_swaps_model_data_and_schedule_only(
     assert cfg.model.head.loss == scratch.model.head.loss
     assert cfg.model.get('train_cfg') == scratch.model.get('train_cfg')
     if method == 'balancemix':
-        hook = cfg.custom_hooks[0]
+        (hook, ) = hook_cfgs(cfg, 'LabelManagerHook')
         assert hook.warmup_epochs == 2 and hook.relabel_threshold == 0.55
     if method == 't_estimator':  # 3 of 12 epochs -> 2 of 6
-        assert cfg.custom_hooks[0].warmup_epochs == 2
+        (hook, ) = hook_cfgs(cfg, 'TEstimatorHook')
+        assert hook.warmup_epochs == 2
+
+
+@pytest.mark.parametrize('method', ['bce', 'balancemix'])
+@pytest.mark.parametrize('setting', ['clean', 'flip40', 'single-positive'])
+def test_pretrained_cells_train_what_the_lite0_configs_say(
+        rb, tmp_path, method, setting):
+    """A pretrained-regime cell trains what its config under
+    configs/<method>/*_efficientnet-lite0_*_mosaic-fashion-mnist-64px* says
+    (the README's results table links those configs)."""
+    args = rb.parse_args(['--work-root', str(tmp_path), '--num-workers', '0'])
+    spec = rb.cell_spec(args, rb.Cell(method, setting, 0))
+    cell = rb.build_cell_config(spec)
+    suffix = rb.SETTINGS[setting][2]
+    path = osp.join(
+        ROOT, 'configs', method, f'{method}_efficientnet-lite0_1xb32_'
+        f'mosaic-fashion-mnist-64px{suffix}.py')
+    direct = rb.build_cell_config(dict(spec, config=path, regime='scratch'))
+    for key in ('model', 'data_preprocessor', 'optim_wrapper',
+                'param_scheduler', 'train_cfg', 'val_evaluator'):
+        assert cell[key] == direct[key], key
+    for key in ('train_dataloader', 'val_dataloader'):
+        assert cell[key].dataset == direct[key].dataset, key
+        assert cell[key].get('batch_sampler') == \
+            direct[key].get('batch_sampler'), key
+    assert hook_cfgs(cell,
+                     'LabelManagerHook') == hook_cfgs(direct,
+                                                      'LabelManagerHook')
 
 
 def test_restored_cells_are_retrained_on_request(rb, fake, tmp_path):

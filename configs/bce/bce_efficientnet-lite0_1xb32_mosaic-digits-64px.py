@@ -1,5 +1,4 @@
-# Plain BCE fine-tuning ImageNet EfficientNet-Lite0 on the 64 px digits
-# mosaic: the README demo's baseline (clean labels).
+# Plain BCE, the paper's "Default" (BalanceMix Tables 1-3).
 _base_ = [
     '../_base_/datasets/mosaic_digits_64px.py',
     '../_base_/models/efficientnet_lite0_pretrained.py',

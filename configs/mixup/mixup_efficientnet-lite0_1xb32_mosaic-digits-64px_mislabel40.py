@@ -1,4 +1,2 @@
-# BCE + mmpretrain's batch Mixup (lambda ~ Beta(1, 1)): BalanceMix Table 5's
-# first row.
-_base_ = ['../bce/bce_efficientnet-lite0_1xb32_mosaic-digits-64px_mislabel40.py']
-model = dict(train_cfg=dict(augments=dict(type='Mixup', alpha=1.0)))
+_base_ = ['./mixup_efficientnet-lite0_1xb32_mosaic-digits-64px.py']
+train_dataloader = dict(dataset=dict(noise_type='mislabel', noise_rate=0.4))

@@ -1,5 +1,6 @@
-"""A training run's per-label state (BalanceMix Eq. 6-10), read from a
-checkpoint or re-made from a checkpoint's model, for the analysis tools.
+"""A training run's per-label state (BalanceMix, Song et al., AAAI 2024, Eq.
+6-10), read from a checkpoint or re-made from a checkpoint's model, for the
+analysis tools.
 
 Errors are :class:`LabelStateError` with a one-line message naming the file
 and field; the tools print it after their own name.

@@ -4,6 +4,8 @@ Every multi-label dataset of mmbmix runs :func:`check_multilabel_data_list`
 when it is built, so that a bad annotation fails at once with a one-line
 message naming the annotation file, the entry (index and ``img_path``), the
 field and the offending value, instead of failing deep inside a training step.
+
+Part of mmbmix, the implementation of BalanceMix (Song et al., AAAI 2024).
 """
 import os.path as osp
 from itertools import chain

@@ -1,4 +1,7 @@
-"""MS-COCO as a multi-label classification dataset (80 classes)."""
+"""MS-COCO as a multi-label classification dataset (80 classes).
+
+Part of mmbmix, the implementation of BalanceMix (Song et al., AAAI 2024).
+"""
 import json
 import os.path as osp
 from typing import List, Sequence

@@ -1,10 +1,11 @@
 """DeepFashion attributes as a multi-label classification dataset.
 
-BalanceMix uses "a fine-grained subset of DeepFashion with 16,000 training and
-4,000 validation instances as well as multi-labels of 26 attribute classes,
-which are provided by the authors" without listing the attributes.
-:func:`convert_deepfashion` turns the attribute files of the *Category and
-Attribute Prediction Benchmark* into :class:`MultiLabelDataset` JSON files:
+BalanceMix (Song et al., AAAI 2024) uses "a fine-grained subset of DeepFashion
+with 16,000 training and 4,000 validation instances as well as multi-labels of
+26 attribute classes, which are provided by the authors" without listing the
+attributes. :func:`convert_deepfashion` turns the attribute files of the
+*Category and Attribute Prediction Benchmark* into :class:`MultiLabelDataset`
+JSON files:
 
 - Given the fine-grained annotations (``Anno_fine/list_attr_cloth.txt`` has
   exactly 26 attributes: texture, fabric, shape, part, style, fit), all of

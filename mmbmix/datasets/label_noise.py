@@ -1,4 +1,5 @@
-"""Synthetic label noise for multi-label training sets (BalanceMix, Eq. 11).
+"""Synthetic label noise for multi-label training sets (BalanceMix, Song et
+al., AAAI 2024, Eq. 11).
 
 Three noise types are injected into the *training* split only:
 

@@ -4,8 +4,9 @@ A small, download-free stand-in for VOC/COCO: each image is a ``grid x grid``
 canvas whose cells hold 1 to ``max_tiles`` tiles cut from real single-label
 images (scikit-learn's handwritten digits, or Fashion-MNIST from the Debian
 package ``dataset-fashion-mnist``); its labels are the classes of its tiles.
-Class frequencies are long-tailed with a set class-imbalance ratio (BalanceMix,
-footnote 1), so the many/medium/few-shot protocol can be run on a laptop.
+Class frequencies are long-tailed with a set class-imbalance ratio (BalanceMix
+(Song et al., AAAI 2024), footnote 1), so the many/medium/few-shot protocol can
+be run on a laptop.
 
 Design decisions:
 

@@ -1,4 +1,7 @@
-"""Helpers shared by the multi-label datasets."""
+"""Helpers shared by the multi-label datasets.
+
+Part of mmbmix, the implementation of BalanceMix (Song et al., AAAI 2024).
+"""
 import numpy as np
 import torch
 

@@ -1,4 +1,5 @@
-"""Where the label manager's confidences come from (BalanceMix Eq. 2, 6, 9).
+"""Where the label manager's confidences come from (BalanceMix, Song et al.,
+AAAI 2024, Eq. 2, 6, 9).
 
 Two sources, each giving the ``(N, K)`` mean sigmoid output of the model on
 every training instance, identical on every rank:

@@ -32,6 +32,8 @@ naming the file, auto-resume skips such files
 unpickler refuses is reported as untrusted unless the user vouches for it
 (``--trust-checkpoint`` / ``MMBMIX_TRUST_CHECKPOINT=1``), which turns
 ``weights_only`` off for that one file only (:func:`trusted_checkpoint`).
+
+Part of mmbmix, the implementation of BalanceMix (Song et al., AAAI 2024).
 """
 import contextlib
 import functools

@@ -1,7 +1,7 @@
 """Finding hooks in an mmengine config, wherever the config registers them.
 
-BalanceMix's configs register their hooks through ``default_hooks`` (a dict,
-so one line changes one argument: ``default_hooks =
+The configs of BalanceMix (Song et al., AAAI 2024) register their hooks through
+``default_hooks`` (a dict, so one line changes one argument: ``default_hooks =
 dict(label_manager=dict(warmup_epochs=5))``); users may put them in
 ``custom_hooks`` (a list) instead. Tools look in both.
 """

@@ -1,4 +1,7 @@
-"""Distributed set-up for the tools on machines with and without CUDA."""
+"""Distributed set-up for the tools on machines with and without CUDA.
+
+Part of mmbmix, the implementation of BalanceMix (Song et al., AAAI 2024).
+"""
 import datetime
 import gc
 

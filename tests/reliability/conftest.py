@@ -36,7 +36,11 @@ def make_cfg(work_dir, data_root, max_epochs=MAX_EPOCHS, **kwargs):
         **kwargs)
     cfg.train_dataloader.batch_size = 16
     cfg.val_dataloader.dataset.num_images = 48
-    cfg.custom_hooks += [dict(type='PauseHook'), dict(type='CrashHook')]
+    cfg.custom_hooks = [
+        *cfg.get('custom_hooks', []),
+        dict(type='PauseHook'),
+        dict(type='CrashHook')
+    ]
     cfg.custom_imports = dict(
         imports=['mmbmix', '_state_dump_hook', '_fault_hooks'],
         allow_failed_imports=False)

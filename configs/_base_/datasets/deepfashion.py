@@ -34,16 +34,24 @@ test_pipeline = [
 ]
 
 # BalanceMix: batch 64 on two GPUs, i.e. 32 per GPU.
+# The training set sits in a LabelNoiseDataset (clean here), so that a noise
+# setting is one line: train_dataloader = dict(dataset=dict(
+#     noise_type='mislabel', noise_rate=0.4)) (Eq. 11; see LabelNoiseDataset).
 train_dataloader = dict(
     batch_size=32,
     num_workers=8,
     persistent_workers=True,
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='annotations/train.json',
-        data_prefix='Img/',
-        pipeline=train_pipeline),
+        type='LabelNoiseDataset',
+        noise_type='clean',
+        noise_rate=0.0,
+        seed=0,
+        dataset=dict(
+            type=dataset_type,
+            data_root=data_root,
+            ann_file='annotations/train.json',
+            data_prefix='Img/',
+            pipeline=train_pipeline)),
     sampler=dict(type='DefaultSampler', shuffle=True),
 )
 

@@ -58,18 +58,26 @@ test_pipeline = [
     dict(type='PackInputs'),
 ]
 
+# The training set sits in a LabelNoiseDataset (clean here), so that a noise
+# setting is one line: train_dataloader = dict(dataset=dict(
+#     noise_type='mislabel', noise_rate=0.4)) (Eq. 11; see LabelNoiseDataset).
 train_dataloader = dict(
     batch_size=32,
     num_workers=2,
     persistent_workers=True,
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='train',
-        num_images=2000,
-        imbalance_ratio=50,
-        pipeline=train_pipeline,
-        **mosaic),
+        type='LabelNoiseDataset',
+        noise_type='clean',
+        noise_rate=0.0,
+        seed=0,
+        dataset=dict(
+            type=dataset_type,
+            data_root=data_root,
+            split='train',
+            num_images=2000,
+            imbalance_ratio=50,
+            pipeline=train_pipeline,
+            **mosaic)),
     sampler=dict(type='DefaultSampler', shuffle=True),
 )
 

@@ -4,15 +4,10 @@
 # mosaics stacks their objects on the same cells), RGB in [-1, 1] as the
 # EfficientNet-Lite weights expect, no RandAugment and no flip (a mirrored
 # digit is not the same digit); a mild random crop keeps the two views of
-# Eq. 9 independent augmentations. The training set sits in a
-# LabelNoiseDataset (clean here): a noise setting is one override line,
-#     train_dataloader = dict(dataset=dict(noise_type='mislabel',
-#                                          noise_rate=0.4))
+# Eq. 9 independent augmentations.
 _base_ = ['./mosaic_digits.py']
 data_root = 'data/mosaic_digits_64px'
-mosaic = dict(
-    source='digits', grid=2, tile_size=32, max_tiles=4, seed=0,
-    layout='free')
+mosaic = dict(tile_size=32, layout='free')
 data_preprocessor = dict(mean=[127.5] * 3, std=[127.5] * 3)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -30,21 +25,15 @@ test_pipeline = [
 ]
 train_dataloader = dict(
     dataset=dict(
-        _delete_=True,
-        type='LabelNoiseDataset',
-        noise_type='clean',
-        noise_rate=0.0,
-        seed=0,
         dataset=dict(
-            type='MosaicMultiLabel',
             data_root=data_root,
-            split='train',
-            num_images=2000,
-            imbalance_ratio=50,
-            pipeline=train_pipeline,
-            **mosaic)))
+            tile_size=32,
+            layout='free',
+            pipeline=train_pipeline)))
 val_dataloader = dict(
     dataset=dict(
-        data_root=data_root, tile_size=32, layout='free',
+        data_root=data_root,
+        tile_size=32,
+        layout='free',
         pipeline=test_pipeline))
 test_dataloader = val_dataloader

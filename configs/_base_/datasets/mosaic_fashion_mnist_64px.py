@@ -3,7 +3,8 @@
 # with the objects at random positions and scales (layout='free': on the
 # 2x2 grid, mixing two mosaics stacks their objects on the same cells, which
 # cost Mixup 7.5 mAP against BCE where the free layout costs it 1.4;
-# benchmarks/results/pretrained_regime.md), RGB in [-1, 1] as the EfficientNet-Lite weights expect, and no
+# benchmarks/results/pretrained_regime.md), RGB in [-1, 1] as the
+# EfficientNet-Lite weights expect, and no
 # RandAugment (on small grey tiles timm's RandAugment cost plain BCE 19 mAP,
 # benchmarks/results/demo_regime.md); the horizontal flip keeps the two views
 # of Eq. 9 independent augmentations.
@@ -24,10 +25,11 @@ test_pipeline = [
 ]
 train_dataloader = dict(
     dataset=dict(
-        data_root=data_root,
-        tile_size=32,
-        layout='free',
-        pipeline=train_pipeline))
+        dataset=dict(
+            data_root=data_root,
+            tile_size=32,
+            layout='free',
+            pipeline=train_pipeline)))
 val_dataloader = dict(
     dataset=dict(
         data_root=data_root,

@@ -42,15 +42,23 @@ test_pipeline = [
 ]
 
 # BalanceMix: batch 32 on two GPUs, i.e. 16 per GPU.
+# The training set sits in a LabelNoiseDataset (clean here), so that a noise
+# setting is one line: train_dataloader = dict(dataset=dict(
+#     noise_type='mislabel', noise_rate=0.4)) (Eq. 11; see LabelNoiseDataset).
 train_dataloader = dict(
     batch_size=16,
     num_workers=8,
     persistent_workers=True,
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='trainval',
-        pipeline=train_pipeline),
+        type='LabelNoiseDataset',
+        noise_type='clean',
+        noise_rate=0.0,
+        seed=0,
+        dataset=dict(
+            type=dataset_type,
+            data_root=data_root,
+            split='trainval',
+            pipeline=train_pipeline)),
     sampler=dict(type='DefaultSampler', shuffle=True),
 )
 

@@ -1,4 +1,5 @@
-"""Dual batch sampler: random half plus minority half (BalanceMix Eq. 4-5)."""
+"""Dual batch sampler: random half plus minority half (BalanceMix, Song et
+al., AAAI 2024, Eq. 4-5)."""
 from typing import Iterator, List, Optional
 
 import numpy as np

@@ -1,4 +1,7 @@
-"""Re-seed the global random generators at every epoch."""
+"""Re-seed the global random generators at every epoch.
+
+Part of mmbmix, the implementation of BalanceMix (Song et al., AAAI 2024).
+"""
 import random
 
 import numpy as np

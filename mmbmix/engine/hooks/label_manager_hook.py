@@ -1,4 +1,5 @@
-"""Glue between mmengine's runner and the BalanceMix label manager."""
+"""Glue between mmengine's runner and the BalanceMix (Song et al., AAAI 2024)
+label manager."""
 import logging
 import os
 from typing import Optional

@@ -2,6 +2,8 @@
 
 Li et al., "Estimating Noise Transition Matrix with Label Correlations for
 Noisy Multi-Label Learning", NeurIPS 2022.
+
+Part of mmbmix, the implementation of BalanceMix (Song et al., AAAI 2024).
 """
 from typing import Optional
 

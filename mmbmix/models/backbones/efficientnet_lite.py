@@ -30,6 +30,8 @@ on the backbone with ``prefix='backbone'``::
 ``TIMMBackbone`` drops timm's classifier, so mmengine then warns only about
 the two unexpected keys ``timm_model.classifier.{weight,bias}``. For a bare
 timm model use ``prefix='backbone.timm_model'``.
+
+Part of mmbmix, the implementation of BalanceMix (Song et al., AAAI 2024).
 """
 import glob
 import importlib

@@ -1,8 +1,8 @@
 """Co-teaching (Han et al., NeurIPS 2018) for multi-label classification.
 
-A comparison baseline of BalanceMix (Tables 1-4, "Noisy Labels" group), at
-the instance level as the BalanceMix paper describes it: each instance, with
-all its labels, is selected or dropped as a whole.
+A comparison baseline of BalanceMix (Song et al., AAAI 2024; Tables 1-4,
+"Noisy Labels" group), at the instance level as the BalanceMix paper describes
+it: each instance, with all its labels, is selected or dropped as a whole.
 """
 import copy
 from typing import List, Optional, Tuple

@@ -1,4 +1,5 @@
-"""Multi-label linear head that feeds the BalanceMix loss."""
+"""Multi-label linear head that feeds the BalanceMix (Song et al., AAAI 2024)
+loss."""
 from typing import List
 
 import torch

@@ -1,7 +1,8 @@
 """ML-Decoder classification head.
 
-Ridnik et al., "ML-Decoder: Scalable and Versatile Classification Head",
-WACV 2023; the head under BalanceMix's state-of-the-art figures (Table 6).
+Ridnik et al., "ML-Decoder: Scalable and Versatile Classification Head", WACV
+2023; the head under the state-of-the-art figures of BalanceMix (Song et
+al., AAAI 2024; Table 6).
 """
 import math
 from typing import Tuple

@@ -1,4 +1,4 @@
-"""The BalanceMix loss (Eq. 10)."""
+"""The BalanceMix (Song et al., AAAI 2024) loss (Eq. 10)."""
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

@@ -1,4 +1,7 @@
-"""Data preprocessor that refines labels and mixes the dual batch."""
+"""Data preprocessor that refines labels and mixes the dual batch.
+
+Part of mmbmix, the implementation of BalanceMix (Song et al., AAAI 2024).
+"""
 from typing import Optional
 
 import torch

@@ -1,5 +1,6 @@
 # Copyright (c) mmbmix contributors. All rights reserved.
-"""Batched 1-D two-component Gaussian mixtures (BalanceMix Eq. 6-8).
+"""Batched 1-D two-component Gaussian mixtures (BalanceMix, Song et al., AAAI
+2024, Eq. 6-8).
 
 BalanceMix fits, once per epoch, one two-component Gaussian mixture to the
 BCE losses of the positive labels of each class and one to those of the
@@ -234,14 +235,14 @@ def _fit_atoms(bins, atoms, lo, scale, max_iter, tol, reg_covar, min_samples,
 def gmm_posterior(values: Tensor, groups: Tensor, params: GMMParams) -> Tensor:
     """Posterior p_G of the smaller-mean component for each value (Eq. 8).
 
-    p_G is made non-increasing in the value (the spec's decision): a value at
-    or above the noisy component's mean gets 0 (with a wider clean component
-    the plain posterior rises again for very large losses), and below the
-    vertex of a concave logit (a wider noisy component) p_G keeps its
+    p_G is made non-increasing in the value (docs/implementation_notes.md): a
+    value at or above the noisy component's mean gets 0 (with a wider clean
+    component the plain posterior rises again for very large losses), and below
+    the vertex of a concave logit (a wider noisy component) p_G keeps its
     maximum. Elsewhere it is the plain two-Gaussian posterior, as sklearn's
-    ``predict_proba``. Values of groups that were not fitted get 1.0 (too
-    small or too uniform sets are clean); non-finite values (NaN/inf losses)
-    get 0.0. The result is never NaN.
+    ``predict_proba``. Values of groups that were not fitted get 1.0 (too small
+    or too uniform sets are clean); non-finite values (NaN/inf losses) get 0.0.
+    The result is never NaN.
 
     Args:
         values (Tensor): ``(L,)`` values, e.g. BCE losses of the labels.
@@ -294,7 +295,7 @@ def bic_prefers_two(values: Tensor, groups: Tensor, params: GMMParams,
 
     ``BIC = -2 log L + p log n`` with ``p = 5`` for the fitted mixture and
     ``p = 2`` for one Gaussian (the group's own mean and variance). An
-    optional extension of the spec's "too uniform to fit" rule: a set that
+    optional extension of the "too uniform to fit" rule: a set that
     one Gaussian explains as well is not split into clean and noisy.
 
     Args:

@@ -1,4 +1,5 @@
-"""The BalanceMix label manager (Eq. 2-10, 12-13) as a plain object.
+"""The BalanceMix (Song et al., AAAI 2024) label manager (Eq. 2-10, 12-13) as a
+plain object.
 
 It owns the per-label state in one place, :class:`LabelState`, and turns the
 model's confidences into that state once per epoch. It knows nothing about
@@ -88,20 +89,23 @@ class LabelManager:
         shot_thresholds (tuple[int, int]): positive-label counts above which
             a class is many-shot and below which it is few-shot (for the
             few-shot share of the sampler). Defaults to (10000, 1000).
+        clean_positives (bool): take every given positive label as clean
+            (Eq. 8 and 9 then decide the negatives only), for missing
+            labels, where a given positive is never wrong. Defaults to False
+            (the paper: every label is managed).
     """
 
-    def __init__(
-        self,
-        warmup_epochs: int = 5,
-        relabel_threshold: float = 0.975,
-        use_minority_sampler: bool = True,
-        use_clean: bool = True,
-        use_relabel: bool = True,
-        use_ambiguous: bool = True,
-        score_form: str = 'literal',
-        gmm: Optional[dict] = None,
-        shot_thresholds: Sequence[int] = (10000, 1000)
-    ) -> None:
+    def __init__(self,
+                 warmup_epochs: int = 5,
+                 relabel_threshold: float = 0.975,
+                 use_minority_sampler: bool = True,
+                 use_clean: bool = True,
+                 use_relabel: bool = True,
+                 use_ambiguous: bool = True,
+                 score_form: str = 'literal',
+                 gmm: Optional[dict] = None,
+                 shot_thresholds: Sequence[int] = (10000, 1000),
+                 clean_positives: bool = False) -> None:
         name = type(self).__name__
         if not (isinstance(warmup_epochs, int) and warmup_epochs >= 0):
             raise ValueError(f'{name}: warmup_epochs must be a non-negative '
@@ -117,6 +121,7 @@ class LabelManager:
             raise ValueError(f'{name}: shot_thresholds must be (many, few) '
                              f'with few <= many, got {tuple(shot_thresholds)}')
         self.warmup_epochs = warmup_epochs
+        self.clean_positives = bool(clean_positives)
         self.relabel_threshold = float(relabel_threshold)
         self.use_minority_sampler = use_minority_sampler
         self.use_clean = use_clean
@@ -218,6 +223,8 @@ class LabelManager:
         p_clean, fitted = clean_prob(
             label_bce(confidence, given), given, **self.gmm)
         self.unfitted = ~fitted
+        if self.clean_positives:
+            p_clean = torch.where(given, 1.0, p_clean)
         clean = p_clean > 0.5
         if self.true is not None and self.state.label_state is not None:
             # the self-reinforcing loop: correct labels left out of the clean

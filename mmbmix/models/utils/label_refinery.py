@@ -1,4 +1,5 @@
-"""Fine-grained label-wise management (BalanceMix Eq. 6-9, 12-13).
+"""Fine-grained label-wise management (BalanceMix, Song et al., AAAI 2024, Eq.
+6-9, 12-13).
 
 Pure tensor functions over ``(N, K)`` matrices; each equation lives in one of
 them. :class:`~mmbmix.models.utils.LabelManager` calls them once per epoch.

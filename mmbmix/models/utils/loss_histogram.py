@@ -16,6 +16,8 @@ The bins of a set span the range its losses had in the previous epoch
 (tracked exactly on the way, one more scatter-max/min), and values outside go
 to the end bins (their sums stay exact). Before any range is known the bins
 span ``[0, init_max]``.
+
+Part of mmbmix, the implementation of BalanceMix (Song et al., AAAI 2024).
 """
 import math
 

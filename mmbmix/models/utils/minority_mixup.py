@@ -1,4 +1,4 @@
-"""Minority-augmented Mixup (BalanceMix Eq. 5)."""
+"""Minority-augmented Mixup (BalanceMix, Song et al., AAAI 2024, Eq. 5)."""
 import torch
 from mmpretrain.registry import BATCH_AUGMENTS
 from torch.distributions import Beta

@@ -1,4 +1,5 @@
-"""Confidence-based minority sampling (BalanceMix Eq. 2-4).
+"""Confidence-based minority sampling (BalanceMix, Song et al., AAAI 2024, Eq.
+2-4).
 
 Three small, pure tensor functions; each equation lives in exactly one of
 them. ``probs`` are the model's sigmoid outputs f(x)_k, ``labels`` the labels

@@ -48,6 +48,8 @@ class) and ``single_positive`` (one positive kept per instance) couple the
 noisy labels of an instance; on synthetic data their rates come out far too
 low (about 0.1 for a true 0.39, and rho_10 0.38 for 0.66), as the paper's
 class-conditional model does not describe them.
+
+Part of mmbmix, the implementation of BalanceMix (Song et al., AAAI 2024).
 """
 from typing import Tuple
 

@@ -1,3 +1,0 @@
-# BalanceMix (warm-up 3), digits flip 40%, no RandAugment, 12 epochs.
-_base_ = ['../../configs/balancemix/balancemix_resnet-small_mosaic-digits_flip40.py', '../../configs/_base_/schedules/mosaic_digits_demo.py']
-train_dataloader = dict(dataset=dict(dataset=dict(pipeline={{_base_.demo_train_pipeline}})))

@@ -1,0 +1,2 @@
+_base_ = ['./asl_resnet-small_1xb32_mosaic-fashion-mnist-32px.py']
+train_dataloader = dict(dataset=dict(noise_type='mislabel', noise_rate=0.2))

@@ -1,6 +1,0 @@
-# Baseline: BCE with RandAugment only (the paper's "Default").
-_base_ = [
-    '../_base_/datasets/voc07.py', '../_base_/models/resnet50_448.py',
-    '../_base_/schedules/voc_20e.py', '../_base_/default_runtime.py'
-]
-model = dict(head=dict(num_classes=20))

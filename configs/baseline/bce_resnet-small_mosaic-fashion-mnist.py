@@ -1,6 +1,0 @@
-# Baseline on the fashion-mnist mosaic: BCE with RandAugment only, from scratch.
-_base_ = [
-    '../_base_/datasets/mosaic_fashion_mnist.py', '../_base_/models/resnet_small.py',
-    '../_base_/schedules/mosaic.py', '../_base_/default_runtime.py'
-]
-default_hooks = dict(logger=dict(interval=10))

@@ -1,5 +1,0 @@
-# BCE + Mixup on the digits mosaic (BalanceMix Table 5, first variant):
-# mmpretrain's batch Mixup, lambda ~ Beta(1, 1), on the one-hot targets
-# (data_preprocessor.to_onehot=True).
-_base_ = ['./bce_resnet-small_mosaic-digits.py']
-model = dict(train_cfg=dict(augments=dict(type='Mixup', alpha=1.0)))

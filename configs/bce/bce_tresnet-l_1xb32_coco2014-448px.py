@@ -1,0 +1,6 @@
+# Plain BCE, the paper's "Default" (BalanceMix Tables 1-3).
+_base_ = [
+    '../_base_/datasets/coco2014.py', '../_base_/models/tresnet_l.py',
+    '../_base_/schedules/coco_50e.py', '../_base_/default_runtime.py'
+]
+model = dict(head=dict(num_classes=80))

@@ -1,0 +1,3 @@
+_base_ = ['./coteaching_resnet-small_1xb32_mosaic-digits-32px.py']
+train_dataloader = dict(dataset=dict(noise_type='mislabel', noise_rate=0.4))
+model = dict(forget_rate=0.4)

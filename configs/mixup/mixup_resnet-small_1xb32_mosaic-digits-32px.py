@@ -1,0 +1,4 @@
+# BCE + mmpretrain's batch Mixup, lambda ~ Beta(1, 1): BalanceMix Table 5's
+# first row.
+_base_ = ['../bce/bce_resnet-small_1xb32_mosaic-digits-32px.py']
+model = dict(train_cfg=dict(augments=dict(type='Mixup', alpha=1.0)))

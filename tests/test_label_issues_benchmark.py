@@ -1,0 +1,41 @@
+"""benchmarks/label_issues.py: cleanlab's per-label issues as a mask, and
+the records' detection figures."""
+import importlib.util
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location(
+        'label_issues_bench', osp.join(ROOT, 'benchmarks', 'label_issues.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cleanlab_flags_the_labels_the_model_contradicts():
+    pytest.importorskip('cleanlab')
+    rng = np.random.default_rng(0)
+    true = torch.from_numpy(rng.random((400, 4)) < 0.3)
+    wrong = torch.zeros_like(true)
+    wrong[:20, 0] = True  # 20 labels of class 0 and 20 of class 2 flipped
+    wrong[100:120, 2] = True
+    given = true ^ wrong
+    # a model that agrees with the true labels
+    probs = torch.where(true, 0.95, 0.05).double() + 0.01 * torch.from_numpy(
+        rng.random((400, 4)))
+    flags = _bench().cleanlab_flags(given, probs.clamp(0, 1))
+    assert flags.shape == given.shape and flags.dtype == torch.bool
+    assert flags.equal(wrong)
+
+
+def test_suspected_is_relabeled_or_ambiguous():
+    from mmbmix.models.utils.label_refinery import (AMBIGUOUS, CLEAN,
+                                                    CONFIRMED, RELABELED)
+    state = torch.tensor([[CLEAN, RELABELED, AMBIGUOUS, CONFIRMED]])
+    assert _bench().suspected(state).tolist() == [[False, True, True, False]]
