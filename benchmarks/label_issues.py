@@ -85,7 +85,7 @@ def cell_records(args, setting, seed):
     records = []
     for model in ('balancemix', 'bce'):
         spec = rb.cell_spec(run, rb.Cell(model, setting, seed))
-        ckpt = osp.join(spec['work_dir'], f'epoch_{spec["epochs"]}.pth')
+        ckpt = checkpoint(run, model, setting, seed)
         if not osp.isfile(ckpt):
             print(
                 f'label_issues: {model}/{setting}/seed{seed}: no '
@@ -129,6 +129,12 @@ def cell_records(args, setting, seed):
     return records
 
 
+def checkpoint(run, model, setting, seed) -> str:
+    """The last checkpoint a robustness cell keeps."""
+    spec = rb.cell_spec(run, rb.Cell(model, setting, seed))
+    return osp.join(spec['work_dir'], f'epoch_{spec["epochs"]}.pth')
+
+
 def cached_cell_records(args, setting, seed):
     """:func:`cell_records`, kept beside the cell results
     (``cells/.../label_issues/<setting>/seed<k>.json``) and made again only
@@ -137,11 +143,7 @@ def cached_cell_records(args, setting, seed):
         ['--work-root', args.work_root, '--out-dir', args.out_dir])
     path = osp.join(
         rb.store_dir(run), 'label_issues', setting, f'seed{seed}.json')
-    ckpts = [
-        osp.join(
-            rb.cell_spec(run, rb.Cell(m, setting, seed))['work_dir'],
-            'epoch_6.pth') for m in ('balancemix', 'bce')
-    ]
+    ckpts = [checkpoint(run, m, setting, seed) for m in ('balancemix', 'bce')]
     newest = max([osp.getmtime(c) for c in ckpts if osp.isfile(c)], default=0)
     if osp.isfile(path) and osp.getmtime(path) >= newest:
         with open(path) as f:

@@ -5,6 +5,7 @@ analysis tools.
 Errors are :class:`LabelStateError` with a one-line message naming the file
 and field; the tools print it after their own name.
 """
+import copy
 import os.path as osp
 from typing import Optional
 
@@ -19,11 +20,11 @@ from torch.utils.data import DataLoader
 
 from mmbmix.datasets.utils import get_label_matrix
 from mmbmix.engine.confidence import predict
+from mmbmix.engine.hooks.label_manager_hook import STATE_KEY
 from mmbmix.models.utils import LabelManager
 from mmbmix.models.utils.label_manager import LabelState
 from mmbmix.utils import hook_cfgs, register_safe_globals
 
-STATE_KEY = 'balancemix_label_manager'
 # LabelManagerHook arguments that are not LabelManager settings
 HOOK_ONLY = ('stats_source', 'num_views', 'batch_size', 'num_workers',
              'allow_label_change', 'priority')
@@ -59,7 +60,7 @@ def build_train_set(cfg: Config, pipeline=None):
     """The config's training set; ``pipeline`` replaces the pipeline of the
     innermost dataset (the one a ``LabelNoiseDataset`` wraps)."""
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    ds_cfg = cfg.train_dataloader.dataset.copy()
+    ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)  # cfg unchanged
     if pipeline is not None:
         inner = ds_cfg
         while 'dataset' in inner:
