@@ -28,6 +28,7 @@ setup(
         'torchvision',
         'numpy',
         'scikit-learn',
+        'scipy',
         'pycocotools',
         'matplotlib',
     ],

@@ -19,6 +19,7 @@ Usage: python benchmarks/performance.py [--report-only] [--repeats 5]
 """
 import argparse
 import datetime
+import io
 import json
 import os.path as osp
 import subprocess
@@ -36,31 +37,97 @@ SCRIPTS = {
 }
 
 
+def _saved_mb(obj) -> float:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return len(buf.getvalue()) / 2**20
+
+
 def state_memory(n=82081, k=80, seed=0):
-    """Bytes of the label manager's state after one managed epoch."""
-    from mmbmix.engine.hooks import LabelManagerHook
+    """The label manager's state after one managed epoch at COCO scale:
+    the dense tables (``LabelManager``, in memory and as saved in a
+    checkpoint) and the sparse manager's checkpointed state
+    (``StreamingLabelManager``, fed the same confidences batch by batch)."""
+    from mmbmix.models.utils import LabelManager, StreamingLabelManager
     g = torch.Generator().manual_seed(seed)
     rates = torch.logspace(-0.7, -2.7, k)
     true = torch.rand(n, k, generator=g) < rates
     given = true ^ (torch.rand(n, k, generator=g) < 0.05)
     conf = torch.sigmoid(
         torch.where(true, 2.0, -2.0) + torch.randn(n, k, generator=g))
-    hook = LabelManagerHook(warmup_epochs=0)
-    hook.given, hook.true = given, true
-    hook.update(conf, epoch=1)
-    state = hook.state_dict()
-    state['label_weights'] = hook.label_weights()
+    dense = LabelManager(warmup_epochs=0)
+    dense.reset(given, true)
+    dense.update(conf, epoch=1)
+    state = dense.state_dict()
+    targets, weights = dense.training_targets()
     sizes = {
         name: t.numel() * t.element_size()
-        for name, t in state.items() if isinstance(t, torch.Tensor)
+        for name, t in dict(state, preprocessor_weights=weights).items()
+        if isinstance(t, torch.Tensor)
     }
+    sparse = StreamingLabelManager(warmup_epochs=0)
+    sparse.reset(given, true)
+    for i in range(0, n, 1024):
+        idx = torch.arange(i, min(i + 1024, n))
+        sparse.step(idx, conf[idx], len(idx))
+    sparse.update(1)
     transient = conf.numel() * 8  # the float64 all-reduce buffer of a pass
     return dict(
         n=n,
         k=k,
         state_bytes=sizes,
         state_total_mb=sum(sizes.values()) / 2**20,
-        audit_buffer_mb=transient / 2**20)
+        audit_buffer_mb=transient / 2**20,
+        checkpoint_dense_mb=_saved_mb(state),
+        checkpoint_sparse_mb=_saved_mb(sparse.state_dict()))
+
+
+def large_n_section(res: dict) -> list:
+    """Markdown lines of ``benchmarks/large_n.py``'s end-to-end runs."""
+    if 'large_n' not in res:
+        return []
+    cases = res['large_n']['cases']
+    lines = [
+        '## Large N, end to end (`benchmarks/large_n.py`)', '',
+        '`LabelManagerHook`, `DualBatchSampler` and '
+        '`BalanceMixDataPreprocessor` train a tiny model (one 3 x 3 '
+        'convolution + the BalanceMix head) on a synthetic long-tailed '
+        'multi-label dataset of 8 x 8 images under mislabel 40%, 2 epochs '
+        '(warm-up 1, so epoch 2 is managed), batch 1024 + 1024, one loading '
+        'worker, one process per case. Dense: `sparse=False` (the '
+        '`N x K` tables, online statistics); sparse: `sparse=True`. The '
+        'CPU was shared with other jobs: seconds are upper bounds.', '',
+        '| storage | N | K | status | peak RSS (MB) | managed epoch (s) | '
+        'of it label management (s) | label state in checkpoint (MB) |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- |'
+    ]
+    nan = float('nan')
+    for rec in sorted(cases.values(), key=lambda r: (r['n'], r['storage'])):
+        step = rec.get('before_train_iter_seconds', [nan])[-1] + rec.get(
+            'update_seconds', [nan])[-1]
+        status = rec['status'] if rec[
+            'status'] == 'ok' else f"failed: {rec.get('error', '')[:120]}"
+        lines.append(
+            f"| {rec['storage']} | {rec['n']:,} | {rec['k']:,} | {status} | "
+            f"{rec.get('peak_rss_mb', nan):.0f} | "
+            f"{rec.get('managed_epoch_seconds', nan):.0f} | {step:.0f} | "
+            f"{rec.get('label_state_checkpoint_mb', nan):.2f} |")
+    oi = res['large_n'].get('open_images')
+    if oi:
+        lines += [
+            '', f"Open Images ({oi['n']:,} images x {oi['k']:,} classes), "
+            f"recomputed from the sparse run at N = {oi['from_n']:,}:", '',
+            '| figure | value |', '| --- | --- |',
+            f"| label state in a checkpoint (grows with N: sampling "
+            f"probabilities; with K: mixtures and ranges) | "
+            f"{oi['checkpoint_mb']:.0f} MB |",
+            f"| label management per epoch, CPU seconds at the measured "
+            f"{oi['ns_per_label']:.2f} ns per label | "
+            f"{oi['label_seconds_per_epoch'] / 3600:.1f} h |",
+            f"| (dense tables: one bool copy of the labels alone) | "
+            f"{oi['dense_bool_table_gb']:.0f} GB |", ''
+        ]
+    return lines + ['']
 
 
 def streaming_section(r: dict) -> list:
@@ -134,6 +201,56 @@ def streaming_section(r: dict) -> list:
     ]
 
 
+def large_n_figures(raw):
+    """``performance.json``'s ``large_n``: the largest sparse run's figures
+    (``n``, ``k``, ``sparse_peak_rss_mb``, ``managed_epoch_seconds``,
+    ``dense_peak_rss_mb`` or the reason the dense run failed), every case,
+    and the Open Images figures recomputed from the sparse run."""
+    if not raw:
+        return None
+    cases = raw['cases']
+    ok = [
+        r for r in cases.values()
+        if r['storage'] == 'sparse' and r['status'] == 'ok'
+    ]
+    if not ok:
+        return dict(cases=cases)
+    top = max(ok, key=lambda r: r['n'])
+    dense = [
+        r for r in cases.values()
+        if r['storage'] == 'dense' and r['n'] == top['n']
+    ]
+    out = dict(
+        n=top['n'],
+        k=top['k'],
+        sparse_peak_rss_mb=top['peak_rss_mb'],
+        managed_epoch_seconds=top['managed_epoch_seconds'],
+        sparse_label_state_checkpoint_mb=top['label_state_checkpoint_mb'],
+        cases=cases)
+    if dense and dense[0]['status'] == 'ok':
+        out['dense_peak_rss_mb'] = dense[0]['peak_rss_mb']
+    elif dense:
+        out['dense_peak_rss_mb'] = None
+        out['dense_not_run_reason'] = (
+            f"{dense[0].get('error')} (address space limited to "
+            f"{dense[0].get('memory_limit_gb')} GB)")
+    label_s = top.get('before_train_iter_seconds', [None])[-1]
+    if label_s is not None:
+        n_oi, k_oi = 9_000_000, 9605
+        per_label = (label_s + top['update_seconds'][-1]) / (
+            top['n'] * top['k'])
+        per_image = top['label_state_checkpoint_mb'] / top['n']
+        out['open_images'] = dict(
+            n=n_oi,
+            k=k_oi,
+            from_n=top['n'],
+            ns_per_label=per_label * 1e9,
+            label_seconds_per_epoch=per_label * n_oi * k_oi,
+            checkpoint_mb=per_image * n_oi,
+            dense_bool_table_gb=n_oi * k_oi / 2**30)
+    return out
+
+
 def gpu_section(res: dict) -> list:
     """Markdown lines of the GPU figures (target 5), where they exist."""
     if 'throughput_gpu' not in res:
@@ -205,8 +322,9 @@ def main():
     for name in SCRIPTS:
         with open(osp.join(RESULTS, f'{name}.json')) as f:
             res[name] = json.load(f)
-    for extra in ('throughput_audit', 'throughput_pseudo_collate',
-                  'throughput_gpu', 'gmm_cuda'):
+    for extra in ('throughput_audit', 'throughput_sparse',
+                  'throughput_pseudo_collate', 'throughput_gpu', 'gmm_cuda',
+                  'large_n'):
         path = osp.join(RESULTS, f'{extra}.json')
         if osp.exists(path):
             with open(path) as f:
@@ -236,6 +354,7 @@ def main():
         sampler_update_seconds=s['update_probs_seconds'],
         state_memory=mem,
         open_images_streaming=res['streaming'],
+        large_n=large_n_figures(res.get('large_n')),
         gpu={k: res[k]
              for k in ('throughput_gpu', 'gmm_cuda') if k in res},
         commands=commands,
@@ -262,13 +381,14 @@ def main():
         f" decisions agree on {100 * g['agreement']:.4f}% | >= 50x: "
         f"{ok(g['speedup'] >= 50)}; >= 99.5%: {ok(g['agreement'] >= .995)} |",
         f"| 2. training epoch (digits mosaic, {t['num_images']} images, "
-        f"mixed batch {t['mixed_batch_size']}), default `stats_source="
-        f"'online'` | BalanceMix "
+        f"mixed batch {t['mixed_batch_size']}), `stats_source='online'` | "
+        f"BalanceMix "
         f"{t['balancemix_epoch_seconds']:.2f} s | Mixup + BCE "
         f"{t['baseline_epoch_seconds']:.2f} s | {t['ratio']:.2f}x | "
         f"<= 1.5x: {ok(t['ratio'] <= 1.5)} |",
     ] + ([
-        f"| 2b. same, `stats_source='audit'` (the paper's audit pass) | "
+        f"| 2b. same, `stats_source='audit'` (the default: the paper's "
+        f"audit pass) | "
         f"BalanceMix "
         f"{res['throughput_audit']['balancemix_epoch_seconds']:.2f} s | "
         f"Mixup + BCE {res['throughput_audit']['baseline_epoch_seconds']:.2f}"
@@ -283,7 +403,15 @@ def main():
         f"{res['throughput_pseudo_collate']['baseline_epoch_seconds']:.2f} s"
         f" | {res['throughput_pseudo_collate']['ratio']:.2f}x | <= 1.5x: "
         f"{ok(res['throughput_pseudo_collate']['ratio'] <= 1.5)} |"
-    ] if 'throughput_pseudo_collate' in res else []) + [
+    ] if 'throughput_pseudo_collate' in res else []) + ([
+        f"| 2d. same as 2, `sparse=True` (no N x K state: an eval-mode "
+        f"forward of each whole batch, Eq. 8-10 per batch) | BalanceMix "
+        f"{res['throughput_sparse']['balancemix_epoch_seconds']:.2f} s | "
+        f"Mixup + BCE "
+        f"{res['throughput_sparse']['baseline_epoch_seconds']:.2f} s | "
+        f"{res['throughput_sparse']['ratio']:.2f}x | <= 1.3x: "
+        f"{ok(res['throughput_sparse']['ratio'] <= 1.3)} |"
+    ] if 'throughput_sparse' in res else []) + [
         f"| 3. one epoch of minority draws, N=1,000,000 | "
         f"{s['draw_epoch_seconds']:.3f} s | torch.multinomial "
         f"{s['torch_multinomial_seconds']:.3f} s | "
@@ -291,24 +419,30 @@ def main():
         f"{ok(s['draw_epoch_seconds'] < 0.2)} |",
         f"| 3. Eq. 2-4 update, N=1,000,000, K=80 | "
         f"{s['update_probs_seconds']:.3f} s | | | vectorised (no loop) |",
-        f"| 4. label-manager state, N=82,081, K=80 | "
-        f"{mem['state_total_mb']:.1f} MB (+ {mem['audit_buffer_mb']:.1f} MB "
-        'audit buffer during the pass) | | | < 64 MB: '
-        f"{ok(mem['state_total_mb'] < 64)} |", '',
-        '## Breakdown of a BalanceMix epoch (default, online statistics; '
+        f"| 4. label-manager state, N=82,081, K=80 | dense: "
+        f"{mem['state_total_mb']:.1f} MB in memory (+ "
+        f"{mem['audit_buffer_mb']:.1f} MB audit buffer during the pass), "
+        f"{mem['checkpoint_dense_mb']:.1f} MB in a checkpoint; sparse: "
+        f"{mem['checkpoint_sparse_mb']:.2f} MB in a checkpoint | | | "
+        f"< 64 MB: {ok(mem['state_total_mb'] < 64)} |", '',
+        '## Breakdown of a BalanceMix epoch (online statistics; '
         'seconds, median)', '', '| part | seconds |', '| --- | --- |'
     ] + [f'| {k} | {v:.2f} |' for k, v in t['breakdown'].items()] + [
         f"| (Mixup + BCE: data loading) | "
         f"{t['baseline_breakdown']['data_loading']:.2f} |",
         f"| (Mixup + BCE: forward/backward) | "
         f"{t['baseline_breakdown']['forward_backward']:.2f} |", ''
-    ] + gpu_section(res) + streaming_section(res['streaming']) + [
-        '## Commands', ''
-    ] + [f'- `{c}`' for c in commands.values()] + [
+    ] + gpu_section(res) + large_n_section(perf) + streaming_section(
+        res['streaming']
+    ) + ['## Commands', ''] + [f'- `{c}`' for c in commands.values()] + [
         '- `python benchmarks/throughput.py --repeats 5 --stats-source '
         'audit` (row 2b)',
         '- `python benchmarks/throughput.py --repeats 5 --collate '
         'pseudo_collate` (row 2c)',
+        '- `python benchmarks/throughput.py --repeats 3 --stats-source '
+        'sparse` (row 2d)',
+        '- `python benchmarks/large_n.py --n 1000000 --k 1000 --dense-n '
+        '100000 --memory-limit-gb 12` (large N)',
         '- `bash benchmarks/gpu_check.sh` on the GPU machine (GPU section; '
         'its log: [gpu_check.md](gpu_check.md))',
         '- `python benchmarks/performance.py --report-only` (this page)', ''

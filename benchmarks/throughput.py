@@ -11,8 +11,10 @@ every measured epoch pays for the whole label management: the larger loaded
 batch (random + minority half), the statistics (default ``--stats-source
 online``: an eval-mode forward of each step's random half; ``audit``: the
 audit pass, whose forward passes are also the two re-labeling views), the
-mixture fit, the re-labeling and the sampler update. Writes
-``throughput.json`` (online) or ``throughput_audit.json``.
+mixture fit, the re-labeling and the sampler update; ``sparse``: the
+sparse label manager, an eval-mode forward of each step's whole batch and
+Eq. 8-10 per batch). Writes ``throughput.json`` (online) or
+``throughput_<source>.json``.
 
 CPU (default): the digits mosaic at 32 px with the small ResNet.
 GPU: ``--gpu`` uses ResNet-50 at 448 px (digits mosaic tiles upscaled to
@@ -101,7 +103,11 @@ class EpochClock(Hook):
         library code keeps no timings."""
         self.parts = {}
         for h in runner.hooks:
-            if isinstance(h, LabelManagerHook):
+            if isinstance(h, LabelManagerHook) and h.sparse:
+                # the per-batch forward, p_G, Eq. 9-10 and statistics
+                _timed(h, 'before_train_iter', self.parts, 'statistics')
+                _timed(h.manager, 'update', self.parts, 'label_update')
+            elif isinstance(h, LabelManagerHook):
                 h.source = _TimedSource(h.source, self.parts)
                 _timed(h.manager, 'update', self.parts, 'label_update')
                 _timed(h, '_push_state', self.parts, 'sync_and_sampler')
@@ -171,7 +177,9 @@ def build(cfg_file, work_dir, args, balancemix):
     if balancemix:
         for hook in hook_cfgs(cfg, 'LabelManagerHook'):
             hook.warmup_epochs = 0
-            hook.stats_source = args.stats_source
+            hook.stats_source = 'online' if args.stats_source == 'sparse' \
+                else args.stats_source
+            hook.sparse = args.stats_source == 'sparse'
     else:  # mmpretrain's own Mixup + BCE
         cfg.model.train_cfg = dict(augments=dict(type='Mixup', alpha=1.0))
     return cfg
@@ -199,9 +207,9 @@ def main():
     parser.add_argument(
         '--stats-source',
         default='online',
-        choices=['audit', 'online'],
-        help="LabelManagerHook's stats_source (default: "
-        "the hook's default, 'online')")
+        choices=['audit', 'online', 'sparse'],
+        help="LabelManagerHook's stats_source ('sparse': sparse=True, "
+        "which takes 'online'; default: 'online')")
     parser.add_argument(
         '--collate',
         default='train.py',
@@ -220,8 +228,8 @@ def main():
         base = run(build(BASE, osp.join(tmp, 'base'), args, False))
         bmix = run(build(CFG, osp.join(tmp, 'bmix'), args, True))
     keys = [
-        'data_loading', 'forward_backward', 'statistics', 'mixture_fit',
-        'relabel_and_scores', 'sync_and_sampler'
+        'data_loading', 'forward_backward', 'statistics', 'label_update',
+        'sync_and_sampler'
     ]
     result = dict(
         balancemix_epoch_seconds=median(bmix, 'epoch_seconds'),

@@ -241,3 +241,43 @@ def test_wrapper_bad_arguments(ann_file):
         LabelNoiseDataset([1, 2], 'flip', 0.1)
     with pytest.raises(ValueError, match=r'noise_rate.*1\.5'):
         flip_noise(np.zeros((3, 2), bool), 1.5)
+
+
+# ------------------------------------------------------- sparse, in chunks
+@pytest.mark.parametrize('noise_type',
+                         ['clean', 'mislabel', 'flip', 'single_positive'])
+@pytest.mark.parametrize('chunk_entries', [1, 8 * 37, 1 << 22])
+def test_chunked_sparse_noise_equals_the_dense_noise(noise_type,
+                                                     chunk_entries):
+    """Row chunks (down to one row at a time) of the sparse labels give,
+    label for label, what the dense function gives with the same seed."""
+    from mmbmix.datasets.label_noise import NOISE_FUNCTIONS, noisy_label_csr
+    from mmbmix.datasets.utils import as_label_csr
+    clean = random_labels(203, 37, p=0.1, seed=4)
+    dense = NOISE_FUNCTIONS[noise_type](clean, 0.4, np.random.default_rng(11))
+    sparse = noisy_label_csr(
+        as_label_csr(clean), noise_type, 0.4, 11, chunk_entries=chunk_entries)
+    assert sparse.shape == dense.shape and sparse.dtype == bool
+    np.testing.assert_array_equal(sparse.toarray(), dense)
+    if noise_type != 'clean':
+        assert (dense != clean).any()
+
+
+def test_sparse_wrapper_gives_the_dense_wrappers_labels(ann_file):
+    """sparse=True keeps CSR labels only, with the same noisy labels, noise
+    statistics and items as the dense wrapper."""
+    dense = LabelNoiseDataset(dataset_cfg(ann_file), 'mislabel', 0.4, seed=2)
+    sparse = LabelNoiseDataset(
+        dataset_cfg(ann_file), 'mislabel', 0.4, seed=2, sparse=True)
+    assert isinstance(sparse._noisy, type(sparse.label_csr))
+    assert sparse.label_csr.nnz == dense.label_matrix.sum()
+    np.testing.assert_array_equal(sparse.label_csr.toarray(),
+                                  dense.label_matrix)
+    np.testing.assert_array_equal(sparse.clean_label_csr.toarray(),
+                                  dense.clean_label_matrix)
+    assert sparse.noise_stats == dense.noise_stats
+    for i in (0, 7, 299):
+        assert sparse.get_cat_ids(i) == dense.get_cat_ids(i)
+        assert torch.equal(sparse[i]['data_samples'].gt_label,
+                           dense[i]['data_samples'].gt_label)
+    assert dense.label_csr is None  # the dense wrapper has no CSR form

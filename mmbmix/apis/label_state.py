@@ -25,9 +25,9 @@ from mmbmix.models.utils import LabelManager
 from mmbmix.models.utils.label_manager import LabelState
 from mmbmix.utils import hook_cfgs, register_safe_globals
 
-# LabelManagerHook arguments that are not LabelManager settings
-HOOK_ONLY = ('stats_source', 'num_views', 'batch_size', 'num_workers',
-             'allow_label_change', 'priority')
+# LabelManagerHook arguments that the dense LabelManager does not take
+HOOK_ONLY = ('stats_source', 'sparse', 'num_bins', 'num_views', 'batch_size',
+             'num_workers', 'allow_label_change', 'priority')
 
 
 class LabelStateError(ValueError):
@@ -46,6 +46,11 @@ def load_label_state(path: str) -> dict:
     register_safe_globals()
     ckpt = torch.load(path, map_location='cpu', weights_only=True)
     state = ckpt.get(STATE_KEY) if isinstance(ckpt, dict) else None
+    if state and state.get('storage') == 'sparse':
+        raise LabelStateError(
+            f'{path} was saved by LabelManagerHook(sparse=True), which keeps '
+            f'no per-label state (field {STATE_KEY!r}.storage is '
+            "'sparse'); use --refit")
     if not state or state.get('label_state') is None:
         raise LabelStateError(
             f'{path} has no label state (field {STATE_KEY!r}.label_state): '

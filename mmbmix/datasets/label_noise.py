@@ -21,7 +21,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 from mmpretrain.registry import DATASETS
 
-from .utils import get_label_matrix
+from .utils import get_label_csr, get_label_matrix
 
 RngLike = Union[None, int, np.random.Generator]
 
@@ -73,15 +73,24 @@ def mislabel_noise(labels, tau: float, rng: RngLike = None) -> np.ndarray:
     rng = np.random.default_rng(rng)
     n, k = clean.shape
     # All draws cover the whole matrix: the result depends only on the seed.
-    move = clean & (rng.random((n, k)) < tau)
+    move = rng.random((n, k))
     arrival = rng.standard_exponential((n, k))
     move_order = rng.random((n, k))
+    return _move_labels(clean, move < tau, arrival, move_order,
+                        clean.sum(axis=0))
 
+
+def _move_labels(clean, move, arrival, move_order, weight) -> np.ndarray:
+    """Eq. 11 on a block of rows: the positives marked in ``move`` go, in the
+    order of ``move_order``, to the first arrivals ``arrival / N_j`` among the
+    classes that are not positive (see :func:`mislabel_noise`)."""
+    k = clean.shape[1]
+    move = clean & move
     rows = np.flatnonzero(move.any(axis=1))
     noisy = clean.copy()
     if rows.size == 0:
         return noisy
-    weight = clean.sum(axis=0).astype(np.float64)  # N_j
+    weight = np.asarray(weight, dtype=np.float64)  # N_j
     arrival = np.divide(
         arrival[rows],
         weight,
@@ -136,7 +145,12 @@ def single_positive_labels(labels,
     """
     clean = _as_label_matrix(labels)
     rng = np.random.default_rng(rng)
-    keys = np.where(clean, rng.random(clean.shape), -1.0)
+    return _keep_one(clean, rng.random(clean.shape))
+
+
+def _keep_one(clean, keys) -> np.ndarray:
+    """Keep, in every row, the positive with the largest key."""
+    keys = np.where(clean, keys, -1.0)
     noisy = np.zeros_like(clean)
     rows = np.flatnonzero(clean.any(axis=1))
     noisy[rows, keys[rows].argmax(axis=1)] = True
@@ -156,6 +170,81 @@ NOISE_FUNCTIONS = {
 }
 
 
+def _copy(rng: np.random.Generator, skip: int = 0) -> np.random.Generator:
+    """A generator at ``rng``'s state, advanced by ``skip`` 64-bit draws."""
+    bits = type(rng.bit_generator)()
+    bits.state = rng.bit_generator.state
+    if skip:
+        bits.advance(skip)
+    return np.random.Generator(bits)
+
+
+def noisy_label_csr(labels,
+                    noise_type: str,
+                    tau: float,
+                    seed: RngLike = None,
+                    chunk_entries: int = 1 << 22):
+    """The noise of ``NOISE_FUNCTIONS[noise_type]``, computed row chunk by
+    row chunk on sparse labels.
+
+    The result equals the dense function's on ``labels.toarray()`` with the
+    same seed: the dense functions draw whole ``(N, K)`` matrices from one
+    stream, one after the other; here each of those draws is its own
+    generator, started where the dense draw starts (``random`` takes one
+    64-bit draw per value, so a stream is advanced past it; the exponential
+    draw of :func:`mislabel_noise` is replayed once, chunk by chunk, to find
+    where the third draw starts). Memory: a few ``chunk_entries`` float64
+    values at a time, plus the sparse input and output.
+
+    Args:
+        labels: clean labels, dense ``(N, K)`` or scipy sparse.
+        noise_type (str): a key of ``NOISE_FUNCTIONS``.
+        tau (float): noise rate, in [0, 1).
+        seed (int | np.random.Generator, optional): as ``rng`` of the dense
+            functions.
+        chunk_entries (int): labels per chunk. Defaults to 4M.
+
+    Returns:
+        scipy.sparse.csr_array: ``(N, K)`` bool noisy labels.
+    """
+    from scipy import sparse
+
+    from .utils import as_label_csr
+    if noise_type not in NOISE_FUNCTIONS:
+        raise ValueError(f'noise_type must be one of {sorted(NOISE_FUNCTIONS)}'
+                         f', got {noise_type!r}')
+    tau = _check_rate(tau)
+    clean = as_label_csr(labels)
+    if noise_type == 'clean':
+        return clean.copy()
+    n, k = clean.shape
+    rng = np.random.default_rng(seed)
+    step = max(1, chunk_entries // max(k, 1))
+    spans = [(a, min(a + step, n)) for a in range(0, n, step)]
+    if noise_type == 'mislabel':
+        arrivals = _copy(rng, n * k)
+        orders = _copy(arrivals)
+        for a, b in spans:  # where the dense function's third draw starts
+            orders.standard_exponential((b - a, k))
+        weight = np.bincount(clean.indices, minlength=k)
+    blocks = []
+    for a, b in spans:
+        block = clean[a:b].toarray()
+        keys = rng.random(block.shape)
+        if noise_type == 'flip':
+            block = block ^ (keys < tau)
+        elif noise_type == 'single_positive':
+            block = _keep_one(block, keys)
+        else:
+            block = _move_labels(block, keys < tau,
+                                 arrivals.standard_exponential(block.shape),
+                                 orders.random(block.shape), weight)
+        blocks.append(sparse.csr_array(block))
+    if not blocks:
+        return clean.copy()
+    return as_label_csr(sparse.vstack(blocks, format='csr'))
+
+
 def noise_statistics(clean: np.ndarray, noisy: np.ndarray) -> dict:
     """Realized noise: fractions of corrupted entries.
 
@@ -163,17 +252,28 @@ def noise_statistics(clean: np.ndarray, noisy: np.ndarray) -> dict:
     (clean positives turned 0), ``rate_neg`` (clean negatives turned 1) and
     the positive counts before and after.
     """
-    clean = np.asarray(clean, dtype=bool)
-    noisy = np.asarray(noisy, dtype=bool)
-    num_pos = int(clean.sum())
-    num_neg = int(clean.size - num_pos)
+    from scipy import sparse
+    if sparse.issparse(clean) or sparse.issparse(noisy):
+        clean, noisy = (
+            sparse.csr_array(m, dtype=np.int8) for m in (clean, noisy))
+        diff = (clean - noisy).data
+        size = int(np.prod(clean.shape))
+        num_pos, num_pos_noisy = int(clean.nnz), int(noisy.nnz)
+        lost, gained = int((diff == 1).sum()), int((diff == -1).sum())
+    else:
+        clean = np.asarray(clean, dtype=bool)
+        noisy = np.asarray(noisy, dtype=bool)
+        size, num_pos, num_pos_noisy = clean.size, int(clean.sum()), int(
+            noisy.sum())
+        lost, gained = int((clean & ~noisy).sum()), int((~clean & noisy).sum())
+    num_neg = size - num_pos
     return dict(
-        num_entries=int(clean.size),
+        num_entries=int(size),
         num_pos_clean=num_pos,
-        num_pos_noisy=int(noisy.sum()),
-        rate_all=float((clean != noisy).sum() / max(clean.size, 1)),
-        rate_pos=float((clean & ~noisy).sum() / max(num_pos, 1)),
-        rate_neg=float((~clean & noisy).sum() / max(num_neg, 1)))
+        num_pos_noisy=num_pos_noisy,
+        rate_all=float((lost + gained) / max(size, 1)),
+        rate_pos=float(lost / max(num_pos, 1)),
+        rate_neg=float(gained / max(num_neg, 1)))
 
 
 @DATASETS.register_module()
@@ -196,6 +296,12 @@ class LabelNoiseDataset:
         seed (int): seed of the noise. Defaults to 0.
         lazy_init (bool): defer loading annotations and computing the noise
             to :meth:`full_init`. Defaults to False.
+        sparse (bool): keep the clean and noisy labels as sparse CSR
+            matrices (:attr:`label_csr`, :attr:`clean_label_csr`) and compute
+            the noise in row chunks (:func:`noisy_label_csr`, the same noisy
+            labels), so that memory grows with the positive labels, not
+            ``N x K``. :attr:`label_matrix` is then built on each call.
+            Defaults to False.
     """
 
     def __init__(self,
@@ -203,7 +309,8 @@ class LabelNoiseDataset:
                  noise_type: str,
                  noise_rate: float,
                  seed: int = 0,
-                 lazy_init: bool = False):
+                 lazy_init: bool = False,
+                 sparse: bool = False):
         if noise_type not in NOISE_FUNCTIONS:
             raise ValueError(f'LabelNoiseDataset: noise_type must be one of '
                              f'{sorted(NOISE_FUNCTIONS)}, got {noise_type!r}')
@@ -221,6 +328,7 @@ class LabelNoiseDataset:
         self.noise_type = noise_type
         self.noise_rate = float(noise_rate)
         self.seed = seed
+        self.sparse = bool(sparse)
         self._metainfo = self.dataset.metainfo
         self._clean: Optional[np.ndarray] = None
         self._noisy: Optional[np.ndarray] = None
@@ -249,9 +357,14 @@ class LabelNoiseDataset:
             return
         self.dataset.full_init()
         num_classes = len(self._metainfo['classes'])
-        self._clean = get_label_matrix(self.dataset, num_classes).numpy()
-        self._noisy = NOISE_FUNCTIONS[self.noise_type](
-            self._clean, self.noise_rate, np.random.default_rng(self.seed))
+        if self.sparse:
+            self._clean = get_label_csr(self.dataset, num_classes)
+            self._noisy = noisy_label_csr(self._clean, self.noise_type,
+                                          self.noise_rate, self.seed)
+        else:
+            self._clean = get_label_matrix(self.dataset, num_classes).numpy()
+            self._noisy = NOISE_FUNCTIONS[self.noise_type](
+                self._clean, self.noise_rate, np.random.default_rng(self.seed))
         self.noise_stats = dict(
             noise_type=self.noise_type,
             noise_rate=self.noise_rate,
@@ -272,13 +385,27 @@ class LabelNoiseDataset:
     def label_matrix(self) -> np.ndarray:
         """Noisy ``(N, K)`` bool label matrix (the labels given)."""
         self.full_init()
-        return self._noisy
+        return self._noisy.toarray() if self.sparse else self._noisy
 
     @property
     def clean_label_matrix(self) -> np.ndarray:
         """Clean ``(N, K)`` bool label matrix of the inner dataset."""
         self.full_init()
-        return self._clean
+        return self._clean.toarray() if self.sparse else self._clean
+
+    @property
+    def label_csr(self):
+        """Noisy labels as a ``scipy.sparse.csr_array`` (sparse mode), else
+        None."""
+        self.full_init()
+        return self._noisy if self.sparse else None
+
+    @property
+    def clean_label_csr(self):
+        """Clean labels as a ``scipy.sparse.csr_array`` (sparse mode), else
+        None."""
+        self.full_init()
+        return self._clean if self.sparse else None
 
     def __len__(self) -> int:
         self.full_init()
@@ -286,7 +413,11 @@ class LabelNoiseDataset:
 
     def get_cat_ids(self, idx: int) -> list:
         """Noisy label indices of instance ``idx``."""
-        return np.flatnonzero(self.label_matrix[idx]).tolist()
+        self.full_init()
+        if self.sparse:
+            m = self._noisy
+            return m.indices[m.indptr[idx]:m.indptr[idx + 1]].tolist()
+        return np.flatnonzero(self._noisy[idx]).tolist()
 
     def get_data_info(self, idx: int) -> dict:
         """Inner data info with ``gt_label`` replaced by the noisy labels."""
@@ -315,6 +446,8 @@ class LabelNoiseDataset:
                            f'after {max_refetch + 1} tries')
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(noise_type={self.noise_type!r}, '
-                f'noise_rate={self.noise_rate}, seed={self.seed}, '
-                f'dataset={self.dataset.__class__.__name__})')
+        return (
+            f'{self.__class__.__name__}(noise_type={self.noise_type!r}, '
+            f'noise_rate={self.noise_rate}, seed={self.seed}, '
+            f'sparse={self.sparse}, dataset={self.dataset.__class__.__name__})'
+        )

@@ -12,12 +12,22 @@ from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
 from mmbmix.datasets.samplers import DualBatchSampler
-from mmbmix.datasets.utils import get_label_matrix
-from mmbmix.engine.confidence import AuditConfidence, OnlineConfidence
+from mmbmix.datasets.utils import get_label_csr, get_label_matrix
+from mmbmix.engine.confidence import AuditConfidence, OnlineConfidence, predict
 from mmbmix.models.utils.data_preprocessor import BalanceMixDataPreprocessor
 from mmbmix.models.utils.label_manager import LabelManager, LabelState
+from mmbmix.models.utils.streaming_label_manager import StreamingLabelManager
+from mmbmix.utils import split_dual_batch
 
 STATE_KEY = 'balancemix_label_manager'
+
+
+def _broadcast(value: torch.Tensor) -> torch.Tensor:
+    """Rank 0's copy of a tensor (bool tensors travel as uint8)."""
+    buf = value.clone().view(torch.uint8) \
+        if value.dtype == torch.bool else value.clone()
+    broadcast(buf, src=0)
+    return buf.view(value.dtype)
 
 
 @HOOKS.register_module()
@@ -32,13 +42,20 @@ class LabelManagerHook(Hook):
     manager's diagnostics (``label/*``), and saves the state in checkpoints.
 
     Args:
-        stats_source (str): where the confidences come from (see
+        stats_source (str, optional): where the confidences come from (see
             :mod:`mmbmix.engine.confidence`). ``'audit'``: ``num_views``
             eval-mode passes over the training set after the epoch, each
             view augmented independently by the training pipeline (the
             paper's). ``'online'``: one eval-mode forward of each step's
             random half before the step's update; Eq. 9 averages over that
-            one view. Defaults to ``'audit'``.
+            one view. Defaults to ``'audit'`` (``'online'`` with
+            ``sparse=True``, the only source it takes).
+        sparse (bool): keep no ``N x K`` state: labels as CSR, statistics as
+            streamed histograms, and ``p_G``, Eq. 9 and Eq. 10 evaluated for
+            each batch when it is trained, from one eval-mode forward of the
+            whole batch before the step
+            (:class:`~mmbmix.models.utils.StreamingLabelManager`). Defaults
+            to False (dense tables, :class:`LabelManager`).
         num_views (int): views per instance of the audit pass. Defaults to 2.
         batch_size, num_workers (int, optional): of the audit pass. Default
             to the training loader's.
@@ -54,12 +71,20 @@ class LabelManagerHook(Hook):
     priority = 'NORMAL'  # before CheckpointHook (VERY_LOW) saves the epoch
 
     def __init__(self,
-                 stats_source: str = 'audit',
+                 stats_source: Optional[str] = None,
+                 sparse: bool = False,
                  num_views: int = 2,
                  batch_size: Optional[int] = None,
                  num_workers: Optional[int] = None,
                  allow_label_change: bool = False,
                  **manager) -> None:
+        if stats_source is None:
+            stats_source = 'online' if sparse else 'audit'
+        if sparse and stats_source != 'online':
+            raise ValueError(
+                "LabelManagerHook: sparse=True takes stats_source='online' "
+                f'(each batch is evaluated when it is trained), got '
+                f'{stats_source!r}')
         if stats_source not in ('audit', 'online'):
             raise ValueError('LabelManagerHook: stats_source must be '
                              f"'audit' or 'online', got {stats_source!r}")
@@ -72,7 +97,9 @@ class LabelManagerHook(Hook):
         self.num_workers = num_workers
         self.allow_label_change = allow_label_change or os.environ.get(
             'MMBMIX_ALLOW_LABEL_CHANGE', '') == '1'
-        self.manager = LabelManager(**manager)
+        self.sparse = bool(sparse)
+        self.manager = StreamingLabelManager(**manager) if self.sparse \
+            else LabelManager(**manager)
         self._loaded_digest: Optional[str] = None
         self.diagnostics: dict = {}
 
@@ -91,13 +118,21 @@ class LabelManagerHook(Hook):
                                 f"dict(type='{cls.__name__}'); got "
                                 f'{type(obj).__name__}')
         dataset = loader.dataset
-        self.manager.reset(
-            get_label_matrix(dataset),
-            getattr(dataset, 'clean_label_matrix', None))
+        if self.sparse:
+            clean = getattr(dataset, 'clean_label_csr', None)
+            if clean is None:
+                clean = getattr(dataset, 'clean_label_matrix', None)
+            self.manager.reset(get_label_csr(dataset), clean)
+        else:
+            self.manager.reset(
+                get_label_matrix(dataset),
+                getattr(dataset, 'clean_label_matrix', None))
         self._check_num_classes(model, dataset)
         self._check_labels_unchanged(dataset)
         self.manager.check_state()
-        if self.stats_source == 'audit':
+        if self.sparse:
+            self.source = None
+        elif self.stats_source == 'audit':
             self.source = AuditConfidence(loader, self.num_views,
                                           self.batch_size, self.num_workers)
         else:
@@ -105,12 +140,24 @@ class LabelManagerHook(Hook):
         self._push_state()
 
     def before_train_epoch(self, runner) -> None:
-        if self.stats_source == 'online':
+        if self.stats_source == 'online' and not self.sparse:
             self.source.reset(self.manager.given.shape)
 
     def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
-        if self.stats_source == 'online' and data_batch is not None:
+        if data_batch is None or self.stats_source != 'online':
+            return
+        if not self.sparse:
             self.source.record(runner.model, data_batch)
+            return
+        # sparse: the whole batch in eval mode before the step; its random
+        # half feeds the statistics, and both halves get their targets
+        was_training = runner.model.training
+        runner.model.eval()
+        idx, scores = predict(runner.model, data_batch)
+        runner.model.train(was_training)
+        num_random = split_dual_batch(idx)[0].numel()
+        targets, weights = self.manager.step(idx, scores, num_random)
+        self.preprocessor.set_batch_label_state(idx, targets, weights)
 
     def after_train_iter(self,
                          runner,
@@ -126,8 +173,12 @@ class LabelManagerHook(Hook):
                 'learning rate or resume from the last checkpoint.')
 
     def after_train_epoch(self, runner) -> None:
-        confidence = self.source(runner.model, self.manager.given.shape)
-        self.manager.update(confidence, epoch=runner.epoch + 1)
+        if self.sparse:
+            self.manager.all_reduce()
+            self.manager.update(epoch=runner.epoch + 1)
+        else:
+            confidence = self.source(runner.model, self.manager.given.shape)
+            self.manager.update(confidence, epoch=runner.epoch + 1)
         self._report_unfitted()
         self._sync()
         self._push_state()
@@ -154,11 +205,11 @@ class LabelManagerHook(Hook):
         state = self.manager.state
         for name in LabelState.names():
             value = getattr(state, name)
-            if value is not None:  # bool tensors travel as uint8
-                buf = value.clone().view(torch.uint8) \
-                    if value.dtype == torch.bool else value.clone()
-                broadcast(buf, src=0)
-                setattr(state, name, buf.view(value.dtype))
+            if value is not None:
+                setattr(state, name, _broadcast(value))
+        params = getattr(self.manager, 'params', None)
+        if params is not None:  # the sparse manager's mixtures
+            self.manager.params = type(params)(*map(_broadcast, params))
 
     def _report_unfitted(self) -> None:
         """Say once which label sets were too small or too uniform for a
@@ -176,7 +227,7 @@ class LabelManagerHook(Hook):
 
     def _check_num_classes(self, model, dataset) -> None:
         """The model's K must be the training set's."""
-        k = self.manager.given.size(1)
+        k = self.manager.given.shape[1]
         for field, value in (('model.head.num_classes',
                               getattr(
                                   getattr(model, 'head', None), 'num_classes',

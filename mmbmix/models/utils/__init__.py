@@ -6,12 +6,15 @@ from .label_refinery import (clean_prob, label_bce, label_diagnostics,
                              relabel)
 from .loss_histogram import LossHistogram
 from .minority_mixup import MinorityMixup
-from .minority_score import class_confidence, instance_score, sampling_probs
+from .minority_score import (class_confidence, class_confidence_from_sums,
+                             instance_score, sampling_probs)
+from .streaming_label_manager import StreamingLabelManager
 
 __all__ = [
     'BalanceMixDataPreprocessor', 'MinorityMixup', 'LabelManager',
-    'LabelState', 'fit_gmm_1d', 'fit_gmm_binned', 'LossHistogram',
-    'gmm_posterior', 'clean_prob', 'label_bce', 'label_groups',
-    'label_diagnostics', 'label_states', 'label_weights', 'relabel',
-    'class_confidence', 'instance_score', 'sampling_probs'
+    'LabelState', 'StreamingLabelManager', 'fit_gmm_1d', 'fit_gmm_binned',
+    'LossHistogram', 'gmm_posterior', 'clean_prob', 'label_bce',
+    'label_groups', 'label_diagnostics', 'label_states', 'label_weights',
+    'relabel', 'class_confidence', 'class_confidence_from_sums',
+    'instance_score', 'sampling_probs'
 ]

@@ -50,6 +50,7 @@ class BalanceMixDataPreprocessor(ClsDataPreprocessor):
         self.mixer = BATCH_AUGMENTS.build(mix)
         self.refined_labels: Optional[torch.Tensor] = None
         self.label_weights: Optional[torch.Tensor] = None
+        self._batch_state: Optional[tuple] = None
 
     def set_label_state(self, targets: Optional[torch.Tensor],
                         weights: Optional[torch.Tensor]) -> None:
@@ -59,6 +60,16 @@ class BalanceMixDataPreprocessor(ClsDataPreprocessor):
         self.refined_labels = targets
         self.label_weights = weights
 
+    def set_batch_label_state(self, idx: torch.Tensor,
+                              targets: Optional[torch.Tensor],
+                              weights: Optional[torch.Tensor]) -> None:
+        """Install the targets ``(2B, K)`` and the random half's weights
+        ``(B, K)`` of the next training batch only, whose dataset indices
+        are ``idx`` (``StreamingLabelManager.step``); None for both: the
+        given labels with weight 1."""
+        self._batch_state = None if targets is None else (idx, targets,
+                                                          weights)
+
     def forward(self, data: dict, training: bool = False) -> dict:
         data = super().forward(data, training=False)
         if not training:
@@ -66,7 +77,18 @@ class BalanceMixDataPreprocessor(ClsDataPreprocessor):
         samples = data['data_samples']
         targets = torch.stack([s.gt_score for s in samples]).float()
         weights = None
-        if self.refined_labels is not None:
+        if self._batch_state is not None:
+            idx = torch.tensor([s.sample_idx for s in samples])
+            state_idx, batch_targets, weights = self._batch_state
+            self._batch_state = None
+            if not torch.equal(idx, state_idx.cpu()):
+                raise RuntimeError(
+                    'BalanceMixDataPreprocessor: the batch label state was '
+                    'made for another batch (LabelManagerHook with '
+                    'sparse=True must run before every training step)')
+            targets = batch_targets.to(targets)
+            weights = weights.to(targets)
+        elif self.refined_labels is not None:
             # labels are refined before mixing, both halves (Eq. 5, 9)
             idx = torch.tensor([s.sample_idx for s in samples])
             targets = self.refined_labels[idx].to(targets)

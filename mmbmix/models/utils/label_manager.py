@@ -9,16 +9,17 @@ mmpretrain's ``EMAHook`` drives an averaged model. Decisions and figures:
 ``docs/implementation_notes.md``.
 """
 import dataclasses
-import hashlib
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
 
-from .label_refinery import (AMBIGUOUS, CLEAN, CONFIRMED, RELABELED,
-                             clean_prob, label_bce, label_diagnostics,
-                             label_states, label_weights, relabel)
+from mmbmix.datasets.utils import label_digest
+
+from .label_refinery import (CLEAN, clean_prob, label_bce, label_states,
+                             label_weights, relabel, state_counts,
+                             state_figures)
 from .minority_score import class_confidence, instance_score, sampling_probs
 
 SCORE_FORMS = ('literal', 'mean')
@@ -152,10 +153,7 @@ class LabelManager:
 
     def label_digest(self) -> str:
         """SHA-256 of the given training labels (their shape and values)."""
-        packed = torch.cat(
-            [torch.tensor(self.given.shape),
-             self.given.flatten().long()]).numpy()
-        return hashlib.sha256(packed.tobytes()).hexdigest()
+        return label_digest(self.given)
 
     def labels_changed(self,
                        digest: Optional[str],
@@ -275,32 +273,16 @@ class LabelManager:
         diag = dict(
             few_shot_share=probs[self.has_few_shot].sum().item(),
             few_shot_share_uniform=self.has_few_shot.float().mean().item())
-        s = self.state.label_state
-        if s is None:
+        s = self.state
+        if s.label_state is None:
             return diag
-        for key, code in (('clean', CLEAN), ('relabel', RELABELED),
-                          ('confirmed', CONFIRMED), ('ambiguous', AMBIGUOUS)):
-            diag[f'{key}_frac'] = (s == code).float().mean().item()
-        if self.true is None:
-            return diag
-        given, true = self.given, self.true
-        diag.update(
-            label_diagnostics(given, true, s == CLEAN, s == RELABELED,
-                              self.state.refined_labels))
-        correct = given == true
-        left_out = correct & (s != CLEAN)
-        for key, mask in (('pos', given), ('neg', ~given)):
-            total = (correct & mask).sum().item()
-            diag[f'correct_{key}_not_clean'] = \
-                (left_out & mask).sum().item() / max(total, 1)
-        if self.left_out_again is not None:
-            diag['correct_left_out_again'] = self.left_out_again
         targets, weights = self.training_targets()
-        if targets is not None:
-            trained = weights > 0
-            diag['trained_wrong_frac'] = (
-                (targets != true) & trained).sum().item() / max(
-                    trained.sum().item(), 1)
+        diag.update(
+            state_figures(
+                state_counts(self.given, self.true, s.label_state,
+                             s.refined_labels, targets, weights)))
+        if self.true is not None and self.left_out_again is not None:
+            diag['correct_left_out_again'] = self.left_out_again
         return diag
 
     # ------------------------------------------------------------- state

@@ -5,6 +5,7 @@ Pure tensor functions over ``(N, K)`` matrices; each equation lives in one of
 them. :class:`~mmbmix.models.utils.LabelManager` calls them once per epoch.
 """
 import math
+from typing import Optional
 
 import torch
 
@@ -65,20 +66,36 @@ def clean_prob(losses: torch.Tensor,
     groups = label_groups(labels).reshape(-1)
     values = losses.reshape(-1)
     params = fit_gmm_1d(values, groups, 2 * k, **gmm_kwargs)
+    params = split_rule(params, split, values, groups)
+    p_clean = gmm_posterior(values, groups, params).reshape(n, k).float()
+    return p_clean, params.fitted.reshape(2, k)
+
+
+def split_rule(params: GMMParams,
+               split: str,
+               values: Optional[torch.Tensor] = None,
+               groups: Optional[torch.Tensor] = None) -> GMMParams:
+    """Keep ``fitted`` only for the mixtures the ``split`` rule of
+    :func:`clean_prob` splits (``'bic'`` needs the fitted ``values`` and
+    their ``groups``)."""
+    if split == 'always':
+        return params
     if split == 'bic':
-        params = GMMParams(*params[:3],
-                           bic_prefers_two(values, groups, params, 2 * k))
-    elif split == 'disagree':
+        if values is None:
+            raise ValueError("split='bic' needs the losses themselves; the "
+                             'sparse label manager keeps only their '
+                             "histograms (use 'always' or 'disagree')")
+        return GMMParams(
+            *params[:3],
+            bic_prefers_two(values, groups, params, params.fitted.numel()))
+    if split == 'disagree':
         # the noisy component must hold labels the model predicts against
         # on average (mean BCE above log 2, i.e. the prediction is on the
         # other side of 0.5)
-        params = GMMParams(*params[:3],
-                           params.fitted & (params.means[:, 1] > math.log(2)))
-    elif split != 'always':
-        raise ValueError("clean_prob: split must be 'always', 'bic' or "
-                         f"'disagree', got {split!r}")
-    p_clean = gmm_posterior(values, groups, params).reshape(n, k).float()
-    return p_clean, params.fitted.reshape(2, k)
+        return GMMParams(*params[:3],
+                         params.fitted & (params.means[:, 1] > math.log(2)))
+    raise ValueError("clean_prob: split must be 'always', 'bic' or "
+                     f"'disagree', got {split!r}")
 
 
 def relabel(confidence: torch.Tensor, labels: torch.Tensor,
@@ -165,17 +182,95 @@ def label_diagnostics(given: torch.Tensor, true: torch.Tensor,
         holds only labels whose value changed.
     """
     correct = given.bool() == true.bool()
-    hit = (clean & correct).sum().item()
+    return eq12_13(
+        labels=given.numel(),
+        clean=clean.sum().item(),
+        correct=correct.sum().item(),
+        clean_correct=(clean & correct).sum().item(),
+        relabeled=relabeled.sum().item(),
+        relabeled_correct=(relabeled &
+                           (refined.bool() == true.bool())).sum().item())
 
-    def ratio(a, b):
-        return a / b if b else float('nan')
 
-    n_relabeled = relabeled.sum().item()
-    relabel_hit = (relabeled & (refined.bool() == true.bool())).sum().item()
+def _ratio(a, b):
+    return a / b if b else float('nan')
+
+
+def eq12_13(labels, clean, correct, clean_correct, relabeled,
+            relabeled_correct) -> dict:
+    """Eq. 12-13 from counts (which can be summed over batches): label
+    precision ``|C and correct| / |C|``, recall ``|C and correct| /
+    |correct|``, re-label proportion ``|R| / labels`` and accuracy."""
     return dict(
-        precision=ratio(hit,
-                        clean.sum().item()),
-        recall=ratio(hit,
-                     correct.sum().item()),
-        relabel_proportion=ratio(n_relabeled, given.numel()),
-        relabel_accuracy=ratio(relabel_hit, n_relabeled))
+        precision=_ratio(clean_correct, clean),
+        recall=_ratio(clean_correct, correct),
+        relabel_proportion=_ratio(relabeled, labels),
+        relabel_accuracy=_ratio(relabeled_correct, relabeled))
+
+
+STATE_NAMES = (('clean', CLEAN), ('relabel', RELABELED),
+               ('confirmed', CONFIRMED), ('ambiguous', AMBIGUOUS))
+
+
+def state_counts(given: torch.Tensor,
+                 true: Optional[torch.Tensor],
+                 states: torch.Tensor,
+                 refined: torch.Tensor,
+                 targets: Optional[torch.Tensor] = None,
+                 weights: Optional[torch.Tensor] = None) -> dict:
+    """Counts behind the label manager's diagnostics, for a whole training
+    set or summed over its batches (:func:`state_figures` turns them into
+    fractions): labels per state and, when the clean labels ``true`` are
+    known, those of Eq. 12-13, the correct given positives / negatives left
+    out of the clean set, and the trained labels (weight > 0) whose target
+    is wrong."""
+    counts = {'labels': given.numel()}
+    for key, code in STATE_NAMES:
+        counts[key] = (states == code).sum().item()
+    if true is None:
+        return counts
+    given, true = given.bool(), true.bool()
+    clean = states == CLEAN
+    relabeled = states == RELABELED
+    correct = given == true
+    counts.update(
+        correct=correct.sum().item(),
+        clean_correct=(clean & correct).sum().item(),
+        relabeled=relabeled.sum().item(),
+        relabeled_correct=(relabeled & (refined == true)).sum().item())
+    for key, mask in (('pos', given), ('neg', ~given)):
+        counts[f'correct_{key}'] = (correct & mask).sum().item()
+        counts[f'correct_{key}_not_clean'] = (correct & mask
+                                              & ~clean).sum().item()
+    if targets is not None:
+        trained = weights > 0
+        counts['trained'] = trained.sum().item()
+        counts['trained_wrong'] = ((targets.bool() != true)
+                                   & trained).sum().item()
+    return counts
+
+
+def state_figures(counts: dict) -> dict:
+    """The diagnostics of :func:`state_counts`' counts: ``<state>_frac``
+    and, with clean labels, Eq. 12-13 (:func:`eq12_13`),
+    ``correct_{pos,neg}_not_clean`` and ``trained_wrong_frac``."""
+    figs = {
+        f'{key}_frac': _ratio(counts[key], counts['labels'])
+        for key, _ in STATE_NAMES
+    }
+    if 'correct' not in counts:
+        return figs
+    figs.update(
+        eq12_13(
+            **{
+                key: counts[key]
+                for key in ('labels', 'clean', 'correct', 'clean_correct',
+                            'relabeled', 'relabeled_correct')
+            }))
+    for key in ('pos', 'neg'):
+        figs[f'correct_{key}_not_clean'] = counts[
+            f'correct_{key}_not_clean'] / max(counts[f'correct_{key}'], 1)
+    if 'trained' in counts:
+        figs['trained_wrong_frac'] = counts['trained_wrong'] / max(
+            counts['trained'], 1)
+    return figs

@@ -5,7 +5,9 @@ Three small, pure tensor functions; each equation lives in exactly one of
 them. ``probs`` are the model's sigmoid outputs f(x)_k, ``labels`` the labels
 the dataset *gives* (noisy), both ``(N, K)``.
 """
+import numpy as np
 import torch
+from scipy import sparse
 
 
 def class_confidence(probs: torch.Tensor, labels: torch.Tensor):
@@ -24,13 +26,30 @@ def class_confidence(probs: torch.Tensor, labels: torch.Tensor):
     """
     y = labels.to(probs.dtype) if probs.is_floating_point() else labels.float()
     probs = probs.to(y.dtype)
-    n_pos = y.sum(0)
-    n_neg = y.size(0) - n_pos
-    p_sum = (probs * y).sum(0)  # sum of f over positives
-    a_sum = n_neg - (probs.sum(0) - p_sum)  # sum of 1 - f over negatives
-    P = torch.where(n_pos > 0, p_sum / n_pos.clamp(min=1),
-                    torch.ones_like(p_sum))
-    A = torch.where(n_neg > 0, a_sum / n_neg.clamp(min=1),
+    return class_confidence_from_sums((probs * y).sum(0), probs.sum(0),
+                                      y.sum(0), y.size(0))
+
+
+def class_confidence_from_sums(pos_sum: torch.Tensor, all_sum: torch.Tensor,
+                               num_pos: torch.Tensor, num: int):
+    """Eq. 2 from per-class sums, which can be added up batch by batch.
+
+    Args:
+        pos_sum (Tensor): ``(K,)`` sum of ``f(x)_k`` over the instances with
+            ``y_k = 1``.
+        all_sum (Tensor): ``(K,)`` sum of ``f(x)_k`` over all instances.
+        num_pos (Tensor): ``(K,)`` number of instances with ``y_k = 1``.
+        num (int): number of instances.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``P`` and ``A`` as in
+        :func:`class_confidence`.
+    """
+    num_neg = num - num_pos
+    a_sum = num_neg - (all_sum - pos_sum)  # sum of 1 - f over negatives
+    P = torch.where(num_pos > 0, pos_sum / num_pos.clamp(min=1),
+                    torch.ones_like(pos_sum))
+    A = torch.where(num_neg > 0, a_sum / num_neg.clamp(min=1),
                     torch.ones_like(a_sum))
     return P, A
 
@@ -50,7 +69,7 @@ def instance_score(labels: torch.Tensor,
     label counts 1, full confidence). See ``docs/implementation_notes.md``.
 
     Args:
-        labels (Tensor): ``(N, K)`` given labels.
+        labels (Tensor | scipy.sparse.csr_array): ``(N, K)`` given labels.
         P (Tensor): ``(K,)`` presence confidence from :func:`class_confidence`.
         A (Tensor): ``(K,)`` absence confidence.
         form (str): ``'literal'`` or ``'mean'``. Defaults to ``'literal'``.
@@ -59,16 +78,29 @@ def instance_score(labels: torch.Tensor,
         Tensor: ``(N,)`` scores.
     """
     P, A = P.float(), A.float()
-    y = labels.float()
-    if form == 'literal':
-        return y @ (P - A) + A.sum()
-    if form != 'mean':
+    if form not in ('literal', 'mean'):
         raise ValueError(f"instance_score: form must be 'literal' or 'mean', "
                          f'got {form!r}')
-    n_pos = y.sum(1)
-    n_neg = y.size(1) - n_pos
-    pos = torch.where(n_pos > 0, (y @ P) / n_pos.clamp(min=1), 1.0)
-    neg = torch.where(n_neg > 0, (A.sum() - y @ A) / n_neg.clamp(min=1), 1.0)
+    if sparse.issparse(labels):  # CSR: work and memory grow with positives
+
+        def dot(v):
+            return torch.from_numpy(
+                np.asarray(labels @ v.numpy(), dtype=np.float32))
+
+        n_pos = torch.from_numpy(np.diff(labels.indptr)).float()
+        k = labels.shape[1]
+    else:
+        y = labels.float()
+
+        def dot(v):
+            return y @ v
+
+        n_pos, k = y.sum(1), y.size(1)
+    if form == 'literal':
+        return dot(P - A) + A.sum()
+    n_neg = k - n_pos
+    pos = torch.where(n_pos > 0, dot(P) / n_pos.clamp(min=1), 1.0)
+    neg = torch.where(n_neg > 0, (A.sum() - dot(A)) / n_neg.clamp(min=1), 1.0)
     return pos + neg
 
 

@@ -1,0 +1,225 @@
+"""The sparse label manager (no N x K state) against the dense one, its
+checkpoint, and LabelManagerHook(sparse=True) end to end."""
+import io
+import os.path as osp
+import sys
+
+import numpy as np
+import pytest
+import torch
+from mmengine.runner import Runner
+
+import mmbmix  # noqa: F401  (registers the components)
+from mmbmix.datasets.utils import as_label_csr, label_digest
+from mmbmix.engine.hooks import LabelManagerHook
+from mmbmix.models.utils import LabelManager, StreamingLabelManager
+from mmbmix.utils import register_safe_globals
+
+sys.path.insert(0, osp.dirname(__file__))
+import _state_dump_hook  # noqa: E402,F401  (registers LabelStateDumpHook)
+from _bmix_config import small_bmix_config  # noqa: E402
+
+N, K, B = 3000, 12, 256
+
+
+def _problem(seed=0, n=N, k=K):
+    """Noisy labels and confidences with a clean and a noisy loss mode."""
+    rng = np.random.default_rng(seed)
+    true = rng.random((n, k)) < np.geomspace(0.3, 0.01, k)
+    given = true ^ (rng.random((n, k)) < 0.1)
+    conf = np.where(true, rng.beta(8, 2, (n, k)), rng.beta(2, 8, (n, k)))
+    return (torch.from_numpy(given), torch.from_numpy(true),
+            torch.from_numpy(conf).float())
+
+
+def _epoch(manager, conf, epoch, perm):
+    """One epoch of the sparse manager: every instance once in a random
+    half of size B (no minority half), then the epoch's update."""
+    out = []
+    for i in range(0, len(perm), B):
+        idx = perm[i:i + B]
+        out.append((idx, *manager.step(idx, conf[idx], len(idx))))
+    manager.update(epoch)
+    return out
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(),
+    dict(gmm=dict(split='disagree')),
+    dict(clean_positives=True),
+    dict(score_form='mean', use_relabel=False),
+    dict(use_ambiguous=False, relabel_threshold=0.8),
+])
+def test_sparse_and_dense_managers_decide_the_same_label_states(kwargs):
+    """Fed the same confidences, the sparse manager (histograms, mixtures
+    evaluated batch by batch) trains every label with the target and weight
+    of the dense manager (N x K tables), and samples alike (Eq. 2-10)."""
+    given, true, conf = _problem()
+    kw = dict(warmup_epochs=1, shot_thresholds=(400, 60), **kwargs)
+    dense = LabelManager(**kw)
+    dense.reset(given, true)
+    dense.update(conf, epoch=2)
+    # 256 bins as the dense fit; epoch 1 learns the ranges the bins span
+    sparse = StreamingLabelManager(num_bins=256, **kw)
+    sparse.reset(as_label_csr(given), as_label_csr(true))
+    perm = torch.randperm(N, generator=torch.Generator().manual_seed(1))
+    _epoch(sparse, conf, 1, perm)
+    _epoch(sparse, conf, 2, perm)
+    batches = _epoch(sparse, conf, 3, perm)  # trained with epoch 2's fit
+    targets, weights = dense.training_targets()
+    for idx, t, w in batches:
+        assert torch.equal(t, targets[idx])
+        # the states (weight 1 / ambiguous / 0) alike; p_G to float16 ulps
+        for level in (0.0, 1.0):
+            assert torch.equal(w == level, weights[idx] == level)
+        torch.testing.assert_close(w, weights[idx], rtol=0, atol=1e-6)
+    torch.testing.assert_close(
+        sparse.state.sampling_probs,
+        dense.state.sampling_probs,
+        rtol=1e-6,
+        atol=0)
+    # diagnostics: the epoch's labels, each once, as the dense tables
+    d, s = dense.diagnostics(), sparse.diagnostics()
+    assert 0.5 < d['precision'] < 1 and d['ambiguous_frac'] > 0.05
+    for key, value in d.items():
+        if key != 'correct_left_out_again':
+            assert s[key] == pytest.approx(value, rel=1e-6, nan_ok=True), key
+
+
+def test_label_digest_is_the_same_dense_and_sparse():
+    given = _problem()[0]
+    digest = label_digest(given)
+    assert digest == label_digest(as_label_csr(given))
+    assert digest == label_digest(given.numpy())
+    changed = given.clone()
+    changed[5, 3] = ~changed[5, 3]
+    assert label_digest(changed) != digest
+    assert label_digest(given[:, :-1]) != digest  # the shape counts
+
+
+def _state_bytes(n, k):
+    given, true, conf = _problem(n=n, k=k)
+    m = StreamingLabelManager(warmup_epochs=0)
+    m.reset(given, true)
+    _epoch(m, conf, 1, torch.arange(n))
+    state = m.state_dict()
+    for value in state.values():
+        if isinstance(value, torch.Tensor):
+            assert value.numel() <= max(n, 4 * k)
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    return len(buf.getvalue())
+
+
+def test_checkpoint_does_not_grow_with_n_times_k():
+    """The sparse state is N sampling probabilities plus O(K) mixtures and
+    ranges: 8x the classes adds bytes proportional to K, not N x K."""
+    base = _state_bytes(2000, 10)
+    wide = _state_bytes(2000, 80)
+    tall = _state_bytes(8000, 10)
+    assert wide - base < 80 * 200  # ~ (2 x 2 + 2 x 2 + 2 x 2 + 2 + 2 x 2) x 8
+    assert 6000 * 8 <= tall - base < 6000 * 8 + 4096  # the probabilities
+
+
+def test_sparse_manager_refuses_what_it_cannot_do():
+    with pytest.raises(ValueError, match="split='bic' needs the losses"):
+        StreamingLabelManager(gmm=dict(split='bic'))
+    given, true, conf = _problem(n=400)
+    m = StreamingLabelManager(warmup_epochs=0)
+    m.reset(given)
+    with pytest.raises(ValueError, match='dense .N x K. label state'):
+        m.load_state_dict(dict(label_state=torch.zeros(400, K)))
+    bad = conf[:B].clone()
+    bad[0, 0] = float('nan')
+    with pytest.raises(FloatingPointError, match='non-finite'):
+        m.step(torch.arange(B), bad, B)
+    m.step(torch.arange(B), conf[:B], B)  # an epoch that saw 256 of 400
+    with pytest.raises(RuntimeError, match='256 instances came through'):
+        m.update(1)
+
+
+def test_hook_arguments_are_checked():
+    with pytest.raises(ValueError, match="sparse=True takes stats_source="):
+        LabelManagerHook(sparse=True, stats_source='audit')
+    hook = LabelManagerHook(sparse=True)
+    assert hook.stats_source == 'online'
+    assert isinstance(hook.manager, StreamingLabelManager)
+    assert type(LabelManagerHook().manager) is LabelManager
+
+
+def test_preprocessor_refuses_the_state_of_another_batch():
+    from mmpretrain.structures import DataSample
+
+    from mmbmix.models.utils import BalanceMixDataPreprocessor
+    pre = BalanceMixDataPreprocessor(num_classes=3)
+    samples = [
+        DataSample(metainfo=dict(sample_idx=i)).set_gt_label([0])
+        for i in range(4)
+    ]
+    data = dict(inputs=[torch.zeros(3, 4, 4)] * 4, data_samples=samples)
+    pre.set_batch_label_state(
+        torch.tensor([0, 1, 2, 5]), torch.zeros(4, 3, dtype=bool),
+        torch.ones(2, 3))
+    with pytest.raises(RuntimeError, match='made for another batch'):
+        pre(data, training=True)
+    # the right batch: targets of both halves, weights of the random half
+    targets = torch.tensor([[0, 1, 0]] * 4, dtype=torch.bool)
+    weights = torch.tensor([[1.0, 0.5, 0.25]] * 2)
+    pre.set_batch_label_state(torch.arange(4), targets, weights)
+    out = pre(data, training=True)
+    for s in out['data_samples']:
+        torch.testing.assert_close(s.gt_score, torch.tensor([0., 1., 0.]))
+        torch.testing.assert_close(s.label_weight, weights[0])
+    assert pre._batch_state is None  # used once
+
+
+def _load(work_dir, epoch):
+    return torch.load(
+        osp.join(work_dir, f'state_rank0_epoch{epoch}.pt'), weights_only=False)
+
+
+def _sparse_cfg(work_dir, data_root, max_epochs=4):
+    cfg = small_bmix_config(
+        work_dir,
+        data_root,
+        max_epochs=max_epochs,
+        stats_source='online',
+        sparse=True)
+    cfg.train_dataloader.dataset.sparse = True
+    return cfg
+
+
+@pytest.mark.timeout(600)
+def test_sparse_hook_trains_and_resumes(tmp_path):
+    """LabelManagerHook(sparse=True) on the digits mosaic: warm-up, then
+    labels managed batch by batch (the log's diagnostics), a checkpoint
+    without N x K state, and a resume that continues like the full run."""
+    data_root = tmp_path / 'data'
+    full = tmp_path / 'full'
+    runner = Runner.from_cfg(_sparse_cfg(full, data_root))
+    runner.train()
+    hook = next(h for h in runner.hooks if isinstance(h, LabelManagerHook))
+    diag = hook.diagnostics
+    # epoch 4 trained with the mixtures of epoch 3 (warm-up 2)
+    assert 0 < diag['clean_frac'] < 1 and diag['ambiguous_frac'] > 0
+    assert 0.5 < diag['precision'] <= 1 and 0 < diag['recall'] < 1
+    s1, s2 = _load(full, 1), _load(full, 2)
+    assert s1['gmm_fitted'] is None and s2['gmm_fitted'].shape == (20, )
+    assert s2['storage'] == 'sparse' and s2['sampling_probs'].shape == (192, )
+    ckpt = torch.load(full / 'epoch_4.pth', weights_only=False)
+    state = ckpt['balancemix_label_manager']
+    assert all(v.numel() <= 192 for v in state.values()
+               if isinstance(v, torch.Tensor))
+    # stop after epoch 2, resume to 4: the same mixtures and probabilities
+    part = tmp_path / 'part'
+    cfg = _sparse_cfg(part, data_root)
+    cfg.train_cfg.max_epochs = 2
+    Runner.from_cfg(cfg).train()
+    register_safe_globals()
+    cfg = _sparse_cfg(part, data_root)
+    cfg.resume, cfg.load_from = True, str(part / 'epoch_2.pth')
+    Runner.from_cfg(cfg).train()
+    a, b = _load(full, 4), _load(part, 4)
+    for key in ('gmm_means', 'gmm_variances', 'gmm_weights', 'gmm_fitted',
+                'hist_lo', 'hist_scale', 'sampling_probs'):
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-9)
