@@ -147,6 +147,9 @@ STATS_VARIANTS = {
     # the given positives taken as clean (missing labels)
     'balancemix_cleanpos':
     dict(clean_positives=True),
+    # no N x K state: Eq. 8-10 per batch, from one eval-mode forward of it
+    'balancemix_sparse':
+    dict(sparse=True, stats_source='online'),
 }
 VARIANTS = {**ABLATION, **STATS_VARIANTS}
 # MS-COCO last-epoch mAP (All), BCE -> BalanceMix, Tables 1-3.
@@ -829,7 +832,8 @@ VARIANT_NAMES = dict(
     balancemix_online="stats_source='online'",
     balancemix_meanscore="score_form='mean'",
     balancemix_disagree="gmm split='disagree'",
-    balancemix_cleanpos='clean_positives=True')
+    balancemix_cleanpos='clean_positives=True',
+    balancemix_sparse='sparse=True')
 
 
 def _stats_source_table(results) -> List[str]:

@@ -181,14 +181,17 @@ class StreamingLabelManager(LabelManager):
         CSR labels; from ``warmup_epochs`` on, the 2K mixtures (Eq. 7) from
         its histograms. Ranks must have summed their statistics first
         (:meth:`all_reduce`)."""
+        from mmengine.dist import get_dist_info
         n = self.given.shape[0]
-        if self.use_minority_sampler and self._seen.item() > 0:
-            if self._seen.item() != n:
+        seen = int(self._seen.item())
+        if self.use_minority_sampler and seen > 0:
+            # a distributed sampler pads its shards: up to world - 1 twice
+            if not n <= seen < n + get_dist_info()[1]:
                 raise RuntimeError(
-                    f'StreamingLabelManager: {int(self._seen.item())} '
-                    f'instances came through the random half this epoch, '
-                    f'not the {n} of the training set (a random sampler '
-                    'without drop_last, one pass per epoch, is needed)')
+                    f'StreamingLabelManager: {seen} instances came through '
+                    f'the random half this epoch, not the {n} of the '
+                    'training set (a random sampler without drop_last, one '
+                    'pass per epoch, is needed)')
             P, A = class_confidence_from_sums(self._pos_sum, self._all_sum,
                                               self.num_pos, n)
             score = instance_score(self.given, P, A, self.score_form)
