@@ -205,21 +205,30 @@ class StreamingLabelManager(LabelManager):
         self._new_epoch()
 
     def all_reduce(self) -> None:
-        """Sum this epoch's statistics over ranks (a few small
-        all-reduces; the histograms are ``3 x 2K x num_bins``)."""
+        """Sum this epoch's statistics over ranks: one all-reduce of the
+        sums (Eq. 2 sums, histograms ``3 x 2K x num_bins``, diagnostics
+        counts) and one of the ranges seen (a max)."""
         from mmengine.dist import all_reduce, get_dist_info
         if get_dist_info()[1] == 1:
             return
-        for t in (self._pos_sum, self._all_sum, self._seen):
-            all_reduce(t, op='sum')
-        if self.use_clean:
-            self.hist.all_reduce()
-        keys = sorted(self._counts)
-        if keys:
-            t = torch.tensor([float(self._counts[k]) for k in keys],
-                             dtype=torch.float64)
-            all_reduce(t, op='sum')
-            self._counts = {k: int(v) for k, v in zip(keys, t.tolist())}
+        hist, keys = self.hist, sorted(self._counts)
+        parts = [
+            self._pos_sum, self._all_sum, self._seen,
+            hist.stats.view(-1),
+            torch.tensor([float(self._counts[k]) for k in keys],
+                         dtype=torch.float64)
+        ]
+        sums = torch.cat(parts)
+        all_reduce(sums, op='sum')
+        for part, value in zip(parts[:4],
+                               sums.split([p.numel() for p in parts])):
+            part.copy_(value.view_as(part))
+        counts = sums[-len(keys):] if keys else sums[:0]
+        self._counts = {k: int(v) for k, v in zip(keys, counts.tolist())}
+        ranges = torch.cat([hist.seen_max, -hist.seen_min])
+        all_reduce(ranges, op='max')
+        hist.seen_max.copy_(ranges[:hist.seen_max.numel()])
+        hist.seen_min.copy_(-ranges[hist.seen_max.numel():])
 
     # ----------------------------------------------------------- outputs
     def training_targets(self):
