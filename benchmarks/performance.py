@@ -101,17 +101,23 @@ def large_n_section(res: dict) -> list:
         'of it label management (s) | label state in checkpoint (MB) |',
         '| --- | --- | --- | --- | --- | --- | --- | --- |'
     ]
-    nan = float('nan')
+
+    def fmt(value, digits=0):
+        return '–' if value is None else f'{value:,.{digits}f}'
+
     for rec in sorted(cases.values(), key=lambda r: (r['n'], r['storage'])):
-        step = rec.get('before_train_iter_seconds', [nan])[-1] + rec.get(
-            'update_seconds', [nan])[-1]
-        status = rec['status'] if rec[
-            'status'] == 'ok' else f"failed: {rec.get('error', '')[:120]}"
+        step = None
+        if 'before_train_iter_seconds' in rec:
+            step = rec['before_train_iter_seconds'][-1] + \
+                rec['update_seconds'][-1]
+        status = rec['status'] if rec['status'] == 'ok' else \
+            f"failed: {rec.get('error', '')[:120]} (address space limited " \
+            f"to {rec.get('memory_limit_gb')} GB)"
         lines.append(
             f"| {rec['storage']} | {rec['n']:,} | {rec['k']:,} | {status} | "
-            f"{rec.get('peak_rss_mb', nan):.0f} | "
-            f"{rec.get('managed_epoch_seconds', nan):.0f} | {step:.0f} | "
-            f"{rec.get('label_state_checkpoint_mb', nan):.2f} |")
+            f"{fmt(rec.get('peak_rss_mb'))} | "
+            f"{fmt(rec.get('managed_epoch_seconds'))} | {fmt(step)} | "
+            f"{fmt(rec.get('label_state_checkpoint_mb'), 2)} |")
     oi = res['large_n'].get('open_images')
     if oi:
         lines += [

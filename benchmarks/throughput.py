@@ -160,6 +160,8 @@ def build(cfg_file, work_dir, args, balancemix):
         cfg.train_dataloader.collate_fn = dict(type=args.collate)
         cfg.train_dataloader.persistent_workers = args.workers > 0
     ds = cfg.train_dataloader.dataset
+    if ds.type == 'LabelNoiseDataset':  # the clean wrapper of every config
+        ds = ds.dataset
     ds.num_images = args.num_images
     if args.gpu:
         ds.tile_size = 224
