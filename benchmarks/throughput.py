@@ -77,8 +77,11 @@ def _timed(obj, name, record, key):
 class _TimedSource:
     """A confidence source whose calls are timed as ``statistics``."""
 
-    def __init__(self, source, record):
-        self.source, self.record = source, record
+    def __init__(self, source, parts):
+        # not 'record': OnlineConfidence.record must reach the source
+        self.source, self._parts = source, parts
+        if hasattr(source, 'record'):  # the online source's per-step pass
+            _timed(source, 'record', parts, 'statistics')
 
     def __getattr__(self, name):
         return getattr(self.source, name)
@@ -86,7 +89,7 @@ class _TimedSource:
     def __call__(self, *args):
         t0 = time.perf_counter()
         out = self.source(*args)
-        self.record['statistics'] = self.record.get(
+        self._parts['statistics'] = self._parts.get(
             'statistics', 0.0) + time.perf_counter() - t0
         return out
 

@@ -16,6 +16,8 @@ from typing import Optional, Tuple
 
 import torch
 from mmengine.dist import all_reduce, get_dist_info
+from mmengine.model import is_model_wrapper
+from mmpretrain.models.heads import MultiLabelClsHead
 from torch import Tensor
 from torch.utils.data import DataLoader
 
@@ -26,7 +28,22 @@ def predict(model, data: dict) -> Tuple[Tensor, Tensor]:
     """Instance indices ``(B,)`` and float64 CPU sigmoid outputs ``(B, K)``
     of one batch, through the model's ``val_step`` (eval transforms of the
     data preprocessor, no mixing). ``data`` is left as it was (the data
-    preprocessor writes labels into the samples it is given)."""
+    preprocessor writes labels into the samples it is given).
+
+    A classifier with ``extract_feat`` and a multi-label head takes a short
+    cut with the same arithmetic: ``sigmoid(head(extract_feat(inputs)))``
+    on the preprocessed inputs, without a result ``DataSample`` per image
+    (at a batch of 2,048 small images that bookkeeping cost more than the
+    forward).
+    """
+    inner = model.module if is_model_wrapper(model) else model
+    head = getattr(inner, 'head', None)
+    if isinstance(head, MultiLabelClsHead) and hasattr(inner, 'extract_feat'):
+        idx = torch.tensor([s.sample_idx for s in data['data_samples']])
+        inputs = inner.data_preprocessor(dict(inputs=data['inputs']),
+                                         False)['inputs']
+        scores = torch.sigmoid(head(inner.extract_feat(inputs)))
+        return idx, scores.double().cpu()
     samples = [s.clone() for s in data['data_samples']]
     outputs = model.val_step(dict(data, data_samples=samples))
     idx = torch.tensor([o.sample_idx for o in outputs])
