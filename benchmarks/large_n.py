@@ -313,10 +313,11 @@ def main():
         f'sparse:{args.dense_n}', f'dense:{args.dense_n}', f'sparse:{args.n}',
         f'dense:{args.n}'
     ]
-    done = {}
+    record, done = {}, {}
     if osp.exists(OUT):
         with open(OUT) as f:
-            done = json.load(f).get('cases', {})
+            record = json.load(f)
+        done = record.setdefault('cases', {})
     for case in cases:
         storage, n = case.split(':')
         key = f'{storage}_n{n}_k{args.k}_e{args.epochs}_b{args.batch_size}'
@@ -362,8 +363,9 @@ def main():
             threads=torch.get_num_threads(),
             torch=torch.__version__)
         done[key] = rec
+        record['cases'] = done
         with open(OUT, 'w') as f:
-            json.dump(dict(cases=done), f, indent=1)
+            json.dump(record, f, indent=1)
         print(key, rec['status'], rec.get('error', ''), flush=True)
     print('| storage | N | K | status | peak RSS (MB) | managed epoch (s) | '
           'label state in checkpoint (MB) |')
