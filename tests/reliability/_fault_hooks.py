@@ -49,16 +49,19 @@ class PauseHook(Hook):
         if self.where != 'audit' or runner.epoch + 1 != int(self.epoch):
             return
         model = runner.model
-        val_step = model.val_step
+        model = getattr(model, 'module', model)
+        # every forward of the audit pass extracts features (through
+        # val_step or confidence.predict's short cut)
+        extract_feat = model.extract_feat
         calls = []
 
-        def pausing_val_step(data):
+        def pausing_extract_feat(*args, **kwargs):
             calls.append(1)
             if len(calls) == 2:
                 _pause(runner)
-            return val_step(data)
+            return extract_feat(*args, **kwargs)
 
-        model.val_step = pausing_val_step  # the audit pass runs next
+        model.extract_feat = pausing_extract_feat  # the audit pass runs next
 
 
 @HOOKS.register_module()
