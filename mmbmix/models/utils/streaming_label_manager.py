@@ -91,10 +91,6 @@ class StreamingLabelManager(LabelManager):
             self.hist.scale = self._loaded['hist_scale'].double()
         self._new_epoch()
 
-    @property
-    def shape(self):
-        return tuple(self.given.shape)
-
     def label_digest(self) -> str:
         return label_digest(self.given)
 
@@ -156,7 +152,8 @@ class StreamingLabelManager(LabelManager):
         clean = p_clean > 0.5
         refined, relabeled, confirmed = relabel(conf, given, clean,
                                                 self.relabel_threshold)
-        states = label_states(clean, relabeled, confirmed)[r]
+        # the random half's states: only its labels are weighted (Eq. 10)
+        states = label_states(clean[r], relabeled[r], confirmed[r])
         # p_G in float16, as the dense manager keeps it
         weights = label_weights(states, p_clean[r].half(), self.use_relabel,
                                 self.use_ambiguous).half()
