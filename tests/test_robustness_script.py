@@ -209,6 +209,34 @@ def test_markdown_tables(rb, fake, tmp_path):
             'robustness_quick_few_shot_share.png').stat().st_size > 1000
 
 
+def test_headline_and_targets_tables(rb, fake, tmp_path):
+    rb.main(
+        _argv(tmp_path, '--methods', 'balancemix_online', '--noise',
+              'mislabel40', '--seeds', '1'))
+    rb.main(
+        _argv(tmp_path, '--methods', 'bce', 'mixup', 'balancemix', '--noise',
+              'mislabel40', 'flip40', '--seeds', '0', '1', '2'))
+    md = (tmp_path / 'out' / 'robustness_quick.md').read_text()
+    assert '| Method | mislabel 40% | flip 40% |' in md
+    assert '| BCE + Mixup | 50.0 ± 0.5 | 50.0 ± 0.5 |' in md
+    assert '| BalanceMix | **65.0 ± 0.5** | **65.0 ± 0.5** |' in md
+    # one seed of the variant, marked; not ranked, so not bold
+    assert "| BalanceMix, `stats_source='online'` | 66.0 (1) | – |" in md
+    # BalanceMix 65 against the best other method (mixup 50); few-shot 55
+    assert '| best all-class mAP, mislabel 40% | 65.0 | 50.0 (BCE + Mixup)' \
+        ' | yes |' in md
+    assert '| best few-shot mAP, flip 40% | 55.0 | 40.0 (BCE + Mixup) |' \
+        ' yes |' in md
+    assert '| all-class mAP >= BCE, flip 40% | 65.0 | 45.0 (BCE) | yes |' \
+        in md
+    # last epoch (4): precision 0.94, recall 0.80, re-label accuracy 0.95
+    assert '| label precision, mislabel 40% | 94.0% | 94% (target) | yes |' \
+        in md
+    assert '| label recall, mislabel 40% | 80.0% | 90% (target) | no |' in md
+    assert '| re-label accuracy, mislabel 40% | 95.0% | 95% (target) |' \
+        ' yes |' in md
+
+
 def test_ablation_table(rb, fake, tmp_path):
     rb.main(
         _argv(tmp_path, '--methods', 'bce', '--noise', 'clean', '--seeds', '0',
