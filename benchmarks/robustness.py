@@ -28,6 +28,9 @@ epochs and images, e.g. ``pretrained-free_fashion-mnist_e6_n2000``; a few
 KB each, committed), and the training folders (logs, configs) under
 ``<work-root>/<run>/``; a cell whose result exists is skipped, so a stopped
 run continues where it stopped, on this machine or after a fresh clone.
+A cell is bit-reproducible at the same code and ``num_threads`` (recorded
+in its JSON; set ``OMP_NUM_THREADS``): the thread count changes the order of
+float sums, and the training trajectory with it.
 At the end (and with ``--report-only``) the results are merged into
 ``benchmarks/results/robustness{,_scratch,_quick}.json`` (one record per
 cell; the main file is the pretrained regime's) and ``.md`` (tables in the
@@ -628,6 +631,7 @@ def run_cell_child(spec_file: str) -> None:
     """Entry point of the subprocess: train one cell, write its JSON."""
     with open(spec_file) as f:
         spec = json.load(f)
+    import torch
     from mmengine.runner import Runner
 
     import mmbmix  # noqa: F401  (registers the components)
@@ -658,7 +662,8 @@ def run_cell_child(spec_file: str) -> None:
             num_epochs=spec['epochs'],
             dataset=spec['dataset'],
             regime=spec.get('regime', 'scratch'),
-            hook_overrides=spec['hook_overrides']), spec['output'])
+            hook_overrides=spec['hook_overrides'],
+            num_threads=torch.get_num_threads()), spec['output'])
 
 
 # ---------------------------------------------------------------- records
