@@ -889,6 +889,10 @@ def _gap_table(results) -> List[str]:
             [''])
 
 
+def _of_seeds(results, seeds):
+    return [r for r in results if r['seed'] in seeds]
+
+
 def _ablation_table(results) -> List[str]:
     settings = [
         s for s in _present(results, SETTINGS)
@@ -897,20 +901,19 @@ def _ablation_table(results) -> List[str]:
     if not settings:
         return []
     # each row over the same seeds, so that a gain compares like with like
-    seeds = {
-        s: sorted(
-            set.intersection(*({
-                r['seed']
-                for r in results if r['method'] == m and r['setting'] == s
-            } for m, _ in ABLATION_ROWS)))
-        for s in settings
-    }
+    seeds = {}
+    for s in settings:
+        have = [{
+            r['seed']
+            for r in results if r['method'] == m and r['setting'] == s
+        } for m, _ in ABLATION_ROWS]
+        seeds[s] = sorted(set.intersection(*have))
     rows, prev = [], None
     for method, label in ABLATION_ROWS:
         means = [
             _mean_std(
-                _values([r for r in results if r['seed'] in seeds[s]],
-                        method, s, 'map_all'))[0] for s in settings
+                _values(_of_seeds(results, seeds[s]), method, s, 'map_all'))[0]
+            for s in settings
         ]
         known = [m for m in means if m is not None]
         means.append(
