@@ -33,8 +33,9 @@ in its JSON; set ``OMP_NUM_THREADS``): the thread count changes the order of
 float sums, and the training trajectory with it.
 At the end (and with ``--report-only``) the results are merged into
 ``benchmarks/results/robustness{,_scratch,_quick}.json`` (one record per
-cell; the main file is the pretrained regime's) and ``.md`` (tables in the
-paper's layout) and plotted (``..._map_vs_noise.png``,
+cell; the main file is the pretrained regime's; another ``--epochs`` or
+``--num-images`` than the mode's adds ``_e<epochs>_n<images>``) and ``.md``
+(tables in the paper's layout) and plotted (``..._map_vs_noise.png``,
 ``..._few_shot_share.png``).
 
 Regimes: ``--regime pretrained`` (default) fine-tunes ImageNet
@@ -285,6 +286,10 @@ def parse_args(argv=None):
     args.seeds = args.seeds or mode['seeds']
     args.epochs = args.epochs or mode['epochs']
     args.num_images = args.num_images or mode['num_images']
+    # a size other than the mode's reports beside it, not over it
+    args.report_suffix = '' if (args.epochs, args.num_images) == (
+        mode['epochs'], mode['num_images']) else \
+        f'_e{args.epochs}_n{args.num_images}'
     if args.epochs < 1 or args.num_images < 10:
         p.error(f'--epochs must be >= 1 and --num-images >= 10, got '
                 f'{args.epochs} and {args.num_images}')
@@ -1215,9 +1220,9 @@ def report(args, cells, failures=()) -> dict:
         raise SystemExit(f'robustness: no finished cell under '
                          f'{store_dir(args)}; nothing to report')
     os.makedirs(args.out_dir, exist_ok=True)
-    stem = osp.join(
-        args.out_dir, 'robustness_quick' if args.quick else
-        'robustness_scratch' if args.regime == 'scratch' else 'robustness')
+    name = 'robustness_quick' if args.quick else \
+        'robustness_scratch' if args.regime == 'scratch' else 'robustness'
+    stem = osp.join(args.out_dir, name + getattr(args, 'report_suffix', ''))
     paths = dict(
         json=stem + '.json',
         md=stem + '.md',

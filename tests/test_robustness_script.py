@@ -76,6 +76,12 @@ def fake(rb, monkeypatch):
     return calls
 
 
+def _records(tmp_path):
+    # --epochs 4 --num-images 64 is not the quick mode's size: the report
+    # is named after it
+    return json.load(open(tmp_path / 'out' / 'robustness_quick_e4_n64.json'))
+
+
 def _argv(tmp_path, *extra):
     return [
         '--quick', '--epochs', '4', '--num-images', '64', '--out-dir',
@@ -100,7 +106,7 @@ def test_runs_cells_and_skips_finished(rb, fake, tmp_path):
     assert rb.main(argv + ['2']) == 0
     assert sorted(fake) == sorted((m, s, 2) for m in ('bce', 'balancemix')
                                   for s in ('clean', 'mislabel40'))
-    records = json.load(open(tmp_path / 'out' / 'robustness_quick.json'))
+    records = _records(tmp_path)
     assert len(records) == 12
 
 
@@ -129,9 +135,9 @@ def test_failed_cell_is_reported_and_retried(rb, monkeypatch, tmp_path,
     argv = _argv(tmp_path, '--methods', 'bce', 'mixup', '--noise', 'clean',
                  '--seeds', '0')
     assert rb.main(argv) == 1
-    md = (tmp_path / 'out' / 'robustness_quick.md').read_text()
+    md = (tmp_path / 'out' / 'robustness_quick_e4_n64.md').read_text()
     assert 'Failed cells' in md and 'bce/clean/seed0' in md
-    records = json.load(open(tmp_path / 'out' / 'robustness_quick.json'))
+    records = _records(tmp_path)
     assert [r['method'] for r in records] == ['mixup']
     # the failed cell is tried again next time, the finished one is not
     tried = []
@@ -146,7 +152,7 @@ def test_json_schema(rb, fake, tmp_path):
     rb.main(
         _argv(tmp_path, '--methods', 'bce', 'balancemix', '--noise', 'clean',
               'mislabel40', 'single-positive', '--seeds', '0', '1'))
-    records = json.load(open(tmp_path / 'out' / 'robustness_quick.json'))
+    records = _records(tmp_path)
     assert len(records) == 2 * 3 * 2
     for r in records:
         assert list(r) == list(rb.RECORD_FIELDS)
@@ -180,7 +186,7 @@ def test_markdown_tables(rb, fake, tmp_path):
     rb.main(
         _argv(tmp_path, '--methods', *methods, '--noise', *settings, '--seeds',
               '0', '1', '2'))
-    md = (tmp_path / 'out' / 'robustness_quick.md').read_text()
+    md = (tmp_path / 'out' / 'robustness_quick_e4_n64.md').read_text()
     for title in ('Table 1', 'Table 2', 'Table 3', 'Table 7',
                   'BalanceMix over BCE'):
         assert title in md
@@ -204,9 +210,9 @@ def test_markdown_tables(rb, fake, tmp_path):
         for line in md.splitlines())
     assert 'report written by: `python benchmarks/robustness.py --quick' in md
     assert (tmp_path / 'out' /
-            'robustness_quick_map_vs_noise.png').stat().st_size > 1000
+            'robustness_quick_e4_n64_map_vs_noise.png').stat().st_size > 1000
     assert (tmp_path / 'out' /
-            'robustness_quick_few_shot_share.png').stat().st_size > 1000
+            'robustness_quick_e4_n64_few_shot_share.png').stat().st_size > 1000
 
 
 def test_headline_and_targets_tables(rb, fake, tmp_path):
@@ -216,7 +222,7 @@ def test_headline_and_targets_tables(rb, fake, tmp_path):
     rb.main(
         _argv(tmp_path, '--methods', 'bce', 'mixup', 'balancemix', '--noise',
               'mislabel40', 'flip40', '--seeds', '0', '1', '2'))
-    md = (tmp_path / 'out' / 'robustness_quick.md').read_text()
+    md = (tmp_path / 'out' / 'robustness_quick_e4_n64.md').read_text()
     assert '| Method | mislabel 40% | flip 40% |' in md
     assert '| BCE + Mixup | 50.0 ± 0.5 | 50.0 ± 0.5 |' in md
     assert '| BalanceMix | **65.0 ± 0.5** | **65.0 ± 0.5** |' in md
@@ -242,7 +248,7 @@ def test_ablation_table(rb, fake, tmp_path):
         _argv(tmp_path, '--methods', 'bce', '--noise', 'clean', '--seeds', '0',
               '--ablation', '--ablation-noise', 'clean', 'mislabel40'))
     assert len(fake) == 2 * 6  # BCE, 4 variants, BalanceMix
-    md = (tmp_path / 'out' / 'robustness_quick.md').read_text()
+    md = (tmp_path / 'out' / 'robustness_quick_e4_n64.md').read_text()
     assert 'Table 5' in md
     # clean: 55.5, 59.5 (+4.0), ... ; average of clean and mislabel 40%
     assert '| + Minority sampler (Eq. 4) | 59.5 (+4.0) | 54.5 (+4.0) | ' \
@@ -259,7 +265,7 @@ def test_ablation_table_uses_the_seeds_every_row_has(rb, fake, tmp_path):
     rb.main(
         _argv(tmp_path, '--seeds', '0', '--ablation', '--ablation-noise',
               'clean', '--methods', 'bce', '--noise', 'clean'))
-    md = (tmp_path / 'out' / 'robustness_quick.md').read_text()
+    md = (tmp_path / 'out' / 'robustness_quick_e4_n64.md').read_text()
     # seed 0 adds -0.5: BCE 49.5 (over seeds 0-2 it would be 50.0)
     assert '| Default (BCE loss) | 49.5 | 49.5 |' in md
     assert '| + Ambiguous labels (Eq. 10) | 69.5 (+3.0) | 69.5 (+3.0) |' \
@@ -276,14 +282,14 @@ def test_stats_source_table_and_command_history(rb, fake, tmp_path):
     rb.main(
         _argv(tmp_path, '--methods', 'balancemix_online', '--noise', 'flip40',
               '--seeds', '0', '1'))
-    md = (tmp_path / 'out' / 'robustness_quick.md').read_text()
+    md = (tmp_path / 'out' / 'robustness_quick_e4_n64.md').read_text()
     assert md.count('- cells run by:') == 2
     assert 'BalanceMix variants' in md
     # seeds 0, 1: 65 - 0.25 = 64.75 and 66 - 0.25; last-epoch precision 94%
     assert '| flip 40% | BalanceMix (defaults) | 0 1 | 64.8 ± 0.4 | ' \
         '54.8 ± 0.4 | 94.0 ± 0.0 | 80.0 ± 0.0 | 12.5 ± 0.0 |' in md
     assert "| flip 40% | stats_source='online' | 0 1 | 65.8 ± 0.4 |" in md
-    records = json.load(open(tmp_path / 'out' / 'robustness_quick.json'))
+    records = _records(tmp_path)
     assert {r['method']
             for r in records} == {'bce', 'balancemix', 'balancemix_online'}
     # Tables 1-3 list the methods only, not the variant
@@ -301,12 +307,12 @@ def test_report_only(rb, fake, tmp_path):
     fake.clear()
     assert rb.main(argv + ['--report-only']) == 0
     assert fake == []  # nothing trained
-    records = json.load(open(out / 'robustness_quick.json'))
+    records = json.load(open(out / 'robustness_quick_e4_n64.json'))
     assert {(r['method'], r['noise_type'])
             for r in records} == {('bce', 'clean'), ('bce', 'flip'),
                                   ('balancemix', 'clean'),
                                   ('balancemix', 'flip')}
-    md = (out / 'robustness_quick.md').read_text()
+    md = (out / 'robustness_quick_e4_n64.md').read_text()
     assert 'Table 2' in md and 'All flip 20%' in md
     assert '--report-only' in md
     # full mode has its own cell folder: nothing to report there
@@ -426,3 +432,13 @@ def test_restored_cells_are_retrained_on_request(rb, fake, tmp_path):
     rb.main(argv + ['--retrain-restored'])
     assert fake == [('bce', 'flip20', 0)]
     assert 'restored_from' not in json.load(open(path))
+
+
+def test_a_size_other_than_the_mode_reports_beside_it(rb):
+    """--epochs 12 on the pretrained mode must not overwrite the headline
+    robustness.md (6 epochs x 2000 images)."""
+    assert rb.parse_args([]).report_suffix == ''
+    assert rb.parse_args(['--epochs', '6']).report_suffix == ''
+    assert rb.parse_args(['--epochs', '12']).report_suffix == '_e12_n2000'
+    assert rb.parse_args(['--quick', '--num-images',
+                          '64']).report_suffix == '_e3_n64'
