@@ -15,6 +15,7 @@ given positive, < 0.5 for a given negative)::
 """
 import argparse
 import json
+import os.path as osp
 import sys
 
 from mmengine.config import Config
@@ -52,6 +53,9 @@ def main(argv=None) -> int:
                 'paths')
     rows = []
     for cfg_path, ckpt in zip(args.pairs[::2], args.pairs[1::2]):
+        if not osp.isfile(cfg_path):
+            print(f'memorisation: no config file {cfg_path}', file=sys.stderr)
+            return 1
         cfg = Config.fromfile(cfg_path)
         try:
             given, clean, _ = load_labels(

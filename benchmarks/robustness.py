@@ -1222,7 +1222,7 @@ def report(args, cells, failures=()) -> dict:
     os.makedirs(args.out_dir, exist_ok=True)
     name = 'robustness_quick' if args.quick else \
         'robustness_scratch' if args.regime == 'scratch' else 'robustness'
-    stem = osp.join(args.out_dir, name + getattr(args, 'report_suffix', ''))
+    stem = osp.join(args.out_dir, name + args.report_suffix)
     paths = dict(
         json=stem + '.json',
         md=stem + '.md',

@@ -32,3 +32,9 @@ def test_fitted_shares_hand_case(mem):
     assert out['correct_positive'] == 100.0
     assert out['correct_negative'] == pytest.approx(80.0)
     assert out['noise_rate'] == 25.0
+
+
+def test_missing_config_is_a_one_line_error(mem, tmp_path, capsys):
+    assert mem.main([str(tmp_path / 'no.py'), str(tmp_path / 'no.pth')]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f'memorisation: no config file {tmp_path / "no.py"}'

@@ -76,10 +76,14 @@ def fake(rb, monkeypatch):
     return calls
 
 
-def _records(tmp_path):
+def _report(tmp_path, ext):
     # --epochs 4 --num-images 64 is not the quick mode's size: the report
     # is named after it
-    return json.load(open(tmp_path / 'out' / 'robustness_quick_e4_n64.json'))
+    return tmp_path / 'out' / f'robustness_quick_e4_n64{ext}'
+
+
+def _records(tmp_path):
+    return json.load(open(_report(tmp_path, '.json')))
 
 
 def _argv(tmp_path, *extra):
@@ -135,7 +139,7 @@ def test_failed_cell_is_reported_and_retried(rb, monkeypatch, tmp_path,
     argv = _argv(tmp_path, '--methods', 'bce', 'mixup', '--noise', 'clean',
                  '--seeds', '0')
     assert rb.main(argv) == 1
-    md = (tmp_path / 'out' / 'robustness_quick_e4_n64.md').read_text()
+    md = _report(tmp_path, '.md').read_text()
     assert 'Failed cells' in md and 'bce/clean/seed0' in md
     records = _records(tmp_path)
     assert [r['method'] for r in records] == ['mixup']
@@ -186,7 +190,7 @@ def test_markdown_tables(rb, fake, tmp_path):
     rb.main(
         _argv(tmp_path, '--methods', *methods, '--noise', *settings, '--seeds',
               '0', '1', '2'))
-    md = (tmp_path / 'out' / 'robustness_quick_e4_n64.md').read_text()
+    md = _report(tmp_path, '.md').read_text()
     for title in ('Table 1', 'Table 2', 'Table 3', 'Table 7',
                   'BalanceMix over BCE'):
         assert title in md
@@ -209,10 +213,8 @@ def test_markdown_tables(rb, fake, tmp_path):
         line.startswith('| 100% epochs') and '94.0' in line
         for line in md.splitlines())
     assert 'report written by: `python benchmarks/robustness.py --quick' in md
-    assert (tmp_path / 'out' /
-            'robustness_quick_e4_n64_map_vs_noise.png').stat().st_size > 1000
-    assert (tmp_path / 'out' /
-            'robustness_quick_e4_n64_few_shot_share.png').stat().st_size > 1000
+    assert _report(tmp_path, '_map_vs_noise.png').stat().st_size > 1000
+    assert _report(tmp_path, '_few_shot_share.png').stat().st_size > 1000
 
 
 def test_headline_and_targets_tables(rb, fake, tmp_path):
@@ -222,7 +224,7 @@ def test_headline_and_targets_tables(rb, fake, tmp_path):
     rb.main(
         _argv(tmp_path, '--methods', 'bce', 'mixup', 'balancemix', '--noise',
               'mislabel40', 'flip40', '--seeds', '0', '1', '2'))
-    md = (tmp_path / 'out' / 'robustness_quick_e4_n64.md').read_text()
+    md = _report(tmp_path, '.md').read_text()
     assert '| Method | mislabel 40% | flip 40% |' in md
     assert '| BCE + Mixup | 50.0 ± 0.5 | 50.0 ± 0.5 |' in md
     assert '| BalanceMix | **65.0 ± 0.5** | **65.0 ± 0.5** |' in md
@@ -248,7 +250,7 @@ def test_ablation_table(rb, fake, tmp_path):
         _argv(tmp_path, '--methods', 'bce', '--noise', 'clean', '--seeds', '0',
               '--ablation', '--ablation-noise', 'clean', 'mislabel40'))
     assert len(fake) == 2 * 6  # BCE, 4 variants, BalanceMix
-    md = (tmp_path / 'out' / 'robustness_quick_e4_n64.md').read_text()
+    md = _report(tmp_path, '.md').read_text()
     assert 'Table 5' in md
     # clean: 55.5, 59.5 (+4.0), ... ; average of clean and mislabel 40%
     assert '| + Minority sampler (Eq. 4) | 59.5 (+4.0) | 54.5 (+4.0) | ' \
@@ -265,7 +267,7 @@ def test_ablation_table_uses_the_seeds_every_row_has(rb, fake, tmp_path):
     rb.main(
         _argv(tmp_path, '--seeds', '0', '--ablation', '--ablation-noise',
               'clean', '--methods', 'bce', '--noise', 'clean'))
-    md = (tmp_path / 'out' / 'robustness_quick_e4_n64.md').read_text()
+    md = _report(tmp_path, '.md').read_text()
     # seed 0 adds -0.5: BCE 49.5 (over seeds 0-2 it would be 50.0)
     assert '| Default (BCE loss) | 49.5 | 49.5 |' in md
     assert '| + Ambiguous labels (Eq. 10) | 69.5 (+3.0) | 69.5 (+3.0) |' \
@@ -282,7 +284,7 @@ def test_stats_source_table_and_command_history(rb, fake, tmp_path):
     rb.main(
         _argv(tmp_path, '--methods', 'balancemix_online', '--noise', 'flip40',
               '--seeds', '0', '1'))
-    md = (tmp_path / 'out' / 'robustness_quick_e4_n64.md').read_text()
+    md = _report(tmp_path, '.md').read_text()
     assert md.count('- cells run by:') == 2
     assert 'BalanceMix variants' in md
     # seeds 0, 1: 65 - 0.25 = 64.75 and 66 - 0.25; last-epoch precision 94%
