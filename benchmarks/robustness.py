@@ -113,6 +113,18 @@ REGIME_FILES = dict(
     model='configs/_base_/models/efficientnet_lite0_pretrained.py',
     data='configs/_base_/datasets/mosaic_fashion_mnist_64px.py',
     schedule='configs/_base_/schedules/mosaic_finetune.py')
+# Levers of the pretrained regime (--set KEY=VALUE; issue "A benchmark regime
+# that can tell"): each changes one thing of the data, model or schedule, and
+# the run folder names them (run_name).
+LEVERS = dict(
+    layout=str,  # 'free' (the regime's), 'scatter' or 'grid'
+    tile_size=int,  # canvas side = 2 * tile_size, input resized to it
+    imbalance_ratio=float,
+    max_tiles=int,
+    lr=float,
+    warmup=int,  # BalanceMix warm-up epochs (absolute, not scaled)
+    val_every=int,  # validate every N epochs (per-epoch mAP in the record)
+)
 # Table 5: components added one by one; '+ ambiguous' is BalanceMix itself.
 ABLATION = {
     'bmix_random': dict(use_minority_sampler=False, use_clean=False),
@@ -243,6 +255,13 @@ def parse_args(argv=None):
         '(default: '
         f'fashion-mnist, {MODES["full"]["num_images"]} images, '
         f'{MODES["full"]["epochs"]} epochs)')
+    p.add_argument(
+        '--set',
+        nargs='+',
+        default=[],
+        metavar='KEY=VALUE',
+        help='pretrained-regime levers: ' + ', '.join(LEVERS) +
+        ' (e.g. --set layout=scatter tile_size=48)')
     p.add_argument('--epochs', type=int, help='training epochs per cell')
     p.add_argument('--num-images', type=int, help='training images')
     p.add_argument(
@@ -290,10 +309,36 @@ def parse_args(argv=None):
     args.report_suffix = '' if (args.epochs, args.num_images) == (
         mode['epochs'], mode['num_images']) else \
         f'_e{args.epochs}_n{args.num_images}'
+    args.levers = parse_levers(args.set, p.error)
+    if args.levers and args.regime != 'pretrained':
+        p.error('--set takes the pretrained regime')
     if args.epochs < 1 or args.num_images < 10:
         p.error(f'--epochs must be >= 1 and --num-images >= 10, got '
                 f'{args.epochs} and {args.num_images}')
     return args
+
+
+def parse_levers(items, error=None) -> dict:
+    """``['layout=scatter', 'lr=0.02']`` -> ``{'layout': 'scatter', 'lr':
+    0.02}``, typed by ``LEVERS``; a bad item is a one-line error."""
+    levers = {}
+    for item in items:
+        key, sep, value = item.partition('=')
+        if not sep or key not in LEVERS:
+            msg = (f'robustness: --set {item!r}: expected KEY=VALUE with KEY '
+                   f'one of {", ".join(LEVERS)}')
+            if error is None:
+                raise ValueError(msg)
+            error(msg)
+        try:
+            levers[key] = LEVERS[key](value)
+        except ValueError:
+            msg = (f'robustness: --set {item!r}: {key} takes a '
+                   f'{LEVERS[key].__name__}, got {value!r}')
+            if error is None:
+                raise ValueError(msg)
+            error(msg)
+    return levers
 
 
 def plan_cells(args, ablation: Optional[bool] = None) -> List[Cell]:
@@ -312,8 +357,14 @@ def plan_cells(args, ablation: Optional[bool] = None) -> List[Cell]:
 def run_name(args) -> str:
     # pretrained-free: the regime's layout (the grid runs of 2026-12-01 were
     # kept under pretrained-grid_)
-    prefix = 'pretrained-free_' if getattr(args, 'regime', 'scratch') == \
-        'pretrained' else ''
+    levers = dict(getattr(args, 'levers', None) or {})
+    prefix = ''
+    if getattr(args, 'regime', 'scratch') == 'pretrained':
+        levers.pop('val_every', None)  # changes no training
+        prefix = 'pretrained-' + str(levers.pop('layout', 'free'))
+        prefix += ''.join(f'-{k}{v:g}' if isinstance(v, float) else f'-{k}{v}'
+                          for k, v in sorted(levers.items()))
+        prefix += '_'
     return f'{prefix}{args.dataset}_e{args.epochs}_n{args.num_images}'
 
 
@@ -364,6 +415,7 @@ def cell_spec(args, cell: Cell) -> dict:
         num_workers=args.num_workers,
         hook_overrides=VARIANTS.get(cell.method, {}),
         regime=getattr(args, 'regime', 'scratch'),
+        levers=dict(getattr(args, 'levers', None) or {}),
         timeout=args.cell_timeout)
 
 
@@ -495,7 +547,7 @@ def _recorder_hook():
         priority = 'LOWEST'  # after LabelManagerHook (NORMAL) has logged
 
         def __init__(self):
-            self.epochs, self.metrics = [], {}
+            self.epochs, self.metrics, self.val_history = [], {}, []
 
         def before_train_epoch(self, runner):
             self._t0 = time.perf_counter()
@@ -510,6 +562,7 @@ def _recorder_hook():
 
         def after_val_epoch(self, runner, metrics=None):
             self.metrics = {k: float(v) for k, v in (metrics or {}).items()}
+            self.val_history.append(dict(epoch=runner.epoch, **self.metrics))
 
     return CellRecorder()
 
@@ -555,6 +608,34 @@ def apply_regime(cfg) -> None:
     # scaled to --epochs by build_cell_config like in the scratch regime.
 
 
+def apply_levers(cfg, levers: dict) -> None:
+    """The ``--set`` levers (see ``LEVERS``) on a pretrained-regime config
+    (after :func:`apply_regime`)."""
+    data_keys = ('layout', 'tile_size', 'imbalance_ratio', 'max_tiles')
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if not cfg.get(key):
+            continue
+        dataset = cfg[key].dataset
+        if dataset.type == 'LabelNoiseDataset':
+            dataset = dataset.dataset
+        for k in data_keys:
+            if k in levers and not (k == 'imbalance_ratio'
+                                    and key != 'train_dataloader'):
+                dataset[k] = levers[k]
+        if 'tile_size' in levers:
+            side = 2 * levers['tile_size']
+            for t in dataset.pipeline:
+                if t['type'] == 'Resize':
+                    t['scale'] = (side, side)
+    if 'tile_size' in levers:
+        for t in cfg.test_pipeline:
+            if t['type'] == 'Resize':
+                side = 2 * levers['tile_size']
+                t['scale'] = (side, side)
+    if 'lr' in levers:
+        cfg.optim_wrapper.optimizer.lr = levers['lr']
+
+
 def build_cell_config(spec: dict):
     """The cell's mmengine Config: the method's config (in the pretrained
     regime: after :func:`apply_regime`) with the overrides listed in the
@@ -563,6 +644,13 @@ def build_cell_config(spec: dict):
     cfg = Config.fromfile(spec['config'])
     if spec.get('regime') == 'pretrained':
         apply_regime(cfg)
+    levers = spec.get('levers') or {}
+    apply_levers(cfg, levers)
+    for key in ('val_evaluator', 'test_evaluator'):
+        evaluator = cfg.get(key)
+        if isinstance(evaluator, dict) and \
+                evaluator.get('type') == 'ShotGroupAveragePrecision':
+            evaluator.per_class = True  # per-class AP in each record
     name = spec['config']
     epochs, base_epochs = spec['epochs'], cfg.train_cfg.max_epochs
     cfg.work_dir = spec['work_dir']
@@ -577,11 +665,15 @@ def build_cell_config(spec: dict):
                          'MosaicMultiLabel (or LabelNoiseDataset around it)')
     base_images = dataset.get('num_images') or 2000
     dataset.num_images = spec['num_images']
+    _fit_shot_groups(cfg, dataset, spec['num_images'] / base_images)
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         if cfg.get(key):
             cfg[key].num_workers = spec['num_workers']
             cfg[key].persistent_workers = spec['num_workers'] > 0
-    cfg.train_cfg = dict(by_epoch=True, max_epochs=epochs, val_interval=epochs)
+    cfg.train_cfg = dict(
+        by_epoch=True,
+        max_epochs=epochs,
+        val_interval=levers.get('val_every', epochs))
     schedulers = cfg.param_scheduler
     for sched in schedulers if isinstance(schedulers, list) else [schedulers]:
         for key in ('T_max', 'begin', 'end'):
@@ -600,6 +692,25 @@ def build_cell_config(spec: dict):
     return cfg
 
 
+def _fit_shot_groups(cfg, dataset, image_ratio) -> None:
+    """The evaluators' class counts from the train split actually built,
+    and their shot thresholds scaled with the number of images."""
+    from mmbmix.datasets import MosaicMultiLabel
+    counts = MosaicMultiLabel.train_class_counts(**{
+        k: v
+        for k, v in dataset.items() if k != 'type'
+    }).tolist()
+    for key in ('val_evaluator', 'test_evaluator'):
+        evaluator = cfg.get(key)
+        if not (isinstance(evaluator, dict)
+                and evaluator.get('type') == 'ShotGroupAveragePrecision'):
+            continue
+        evaluator.class_counts = counts
+        many, few = evaluator.get('shot_thresholds', (500, 100))
+        evaluator.shot_thresholds = (max(1, round(many * image_ratio)),
+                                     max(1, round(few * image_ratio)))
+
+
 def _scale_method_schedules(cfg, spec, epochs, base_epochs, image_ratio):
     overrides = dict(spec.get('hook_overrides') or {})
     from mmbmix.utils import hook_cfgs
@@ -608,9 +719,10 @@ def _scale_method_schedules(cfg, spec, epochs, base_epochs, image_ratio):
         raise ValueError(f'{spec["config"]}: fields default_hooks and '
                          'custom_hooks have no LabelManagerHook for the '
                          f'ablation switches {overrides}')
+    levers = spec.get('levers') or {}
     for hook in hooks:
-        hook.warmup_epochs = _scale(
-            hook.get('warmup_epochs', 5), epochs, base_epochs)
+        hook.warmup_epochs = levers['warmup'] if 'warmup' in levers else \
+            _scale(hook.get('warmup_epochs', 5), epochs, base_epochs)
         many, few = hook.get('shot_thresholds', (10000, 1000))
         hook.shot_thresholds = (max(1, round(many * image_ratio)),
                                 max(1, round(few * image_ratio)))
@@ -667,6 +779,12 @@ def run_cell_child(spec_file: str) -> None:
             num_epochs=spec['epochs'],
             dataset=spec['dataset'],
             regime=spec.get('regime', 'scratch'),
+            levers=spec.get('levers') or {},
+            per_class_ap={
+                k: v
+                for k, v in recorder.metrics.items() if '/AP/' in k
+            },
+            val_history=recorder.val_history,
             hook_overrides=spec['hook_overrides'],
             num_threads=torch.get_num_threads()), spec['output'])
 

@@ -73,11 +73,11 @@ def test_flip_noise_rate():
         assert abs(flipped[~clean].mean() - tau) < 0.015
 
 
-def test_mislabel_rate_and_no_label_lost():
+def test_mislabel_rate_and_no_label_lost_absent_reading():
     clean = random_labels(8000, 20, p=0.05)  # >= 10,000 positives
     assert clean.sum() >= 10000
     for tau in (0.2, 0.4):
-        noisy = mislabel_noise(clean, tau, 123)
+        noisy = mislabel_noise(clean, tau, 123, target='absent')
         moved = clean & ~noisy
         assert abs(moved.sum() / clean.sum() - tau) < 0.01
         # each move turns one clean negative on: positive count per row kept
@@ -118,13 +118,66 @@ def test_mislabel_without_free_class_keeps_label():
     clean = np.zeros((500, 4), dtype=bool)
     clean[:, :] = True  # every class positive: nowhere to move
     clean[::2, 3] = False  # half the rows have exactly one free class
-    noisy = mislabel_noise(clean, 0.9, 123)
+    noisy = mislabel_noise(clean, 0.9, 123, target='absent')
     np.testing.assert_array_equal(noisy[1::2], clean[1::2])
     # rows with one free class: at most one label moved, onto class 3
     moved = (clean & ~noisy)[::2]
     assert moved.sum(1).max() == 1 and moved.sum() > 150
     np.testing.assert_array_equal(noisy[::2, 3], moved.any(1))
     np.testing.assert_array_equal(noisy.sum(1), clean.sum(1))
+
+
+def test_mislabel_literal_lands_on_positives_as_eq11_writes():
+    # Eq. 11 as written: j ~ N_j / (N - N_i) over every j != i, a positive
+    # j included (the move then only removes i). Rows {0, 1} and rows {2}:
+    # N_0 = N_1 = 3000, N_2 = 1000, N_3 = 0; a move from 0 goes to 1 with
+    # probability 3000 / 4000 and to 2 with 1000 / 4000.
+    clean = np.zeros((4000, 4), dtype=bool)
+    clean[:3000, :2] = True
+    clean[3000:, 2] = True
+    noisy = mislabel_noise(clean, 0.4, 7)  # target='literal' by default
+    # 0 ends negative unless 1 moved onto it: 0.4 * (1 - 0.4 * 3/4) = 0.28
+    assert abs((clean & ~noisy)[:3000, 0].mean() - 0.28) < 0.03
+    # each of 0 and 1 lands on 2 with 0.4 * 1/4: 1 - 0.9 ** 2 = 0.19
+    assert abs(noisy[:3000, 2].mean() - 0.19) < 0.03
+    assert not noisy[:, 3].any()  # N_3 = 0: never a target
+    # a move onto the positive partner removes a label: some rows lose one
+    assert (noisy.sum(1) < clean.sum(1))[:3000].mean() > 0.2
+    # the absent reading never lands on a positive: no label is lost
+    absent = mislabel_noise(clean, 0.4, 7, target='absent')
+    np.testing.assert_array_equal(absent.sum(1), clean.sum(1))
+    with pytest.raises(ValueError, match='target'):
+        mislabel_noise(clean, 0.4, 7, target='nowhere')
+
+
+def test_mislabel_literal_sparse_equals_dense():
+    from mmbmix.datasets.label_noise import noisy_label_csr
+    clean = random_labels(700, 9, p=0.2, seed=4)
+    for target in ('literal', 'absent'):
+        dense = mislabel_noise(clean, 0.4, 11, target=target)
+        sparse = noisy_label_csr(
+            clean,
+            'mislabel',
+            0.4,
+            11,
+            chunk_entries=900,
+            mislabel_target=target).toarray()
+        np.testing.assert_array_equal(sparse, dense)
+
+
+def test_class_wrong_rates_hand_case():
+    from scipy import sparse
+
+    from mmbmix.datasets.label_noise import class_wrong_rates
+    clean = np.array([[1, 0], [1, 0], [0, 1], [0, 0]], dtype=bool)
+    noisy = np.array([[1, 1], [0, 0], [0, 1], [1, 0]], dtype=bool)
+    # class 0: given positives rows 0, 3 (row 3 wrong) -> 1/2; given
+    # negatives rows 1, 2 (row 1 wrong) -> 1/2. class 1: given positives
+    # rows 0, 2 (row 0 wrong) -> 1/2; given negatives rows 1, 3 -> 0
+    rates = class_wrong_rates(clean, noisy)
+    assert rates == dict(wrong_pos=[0.5, 0.5], wrong_neg=[0.5, 0.0])
+    assert class_wrong_rates(sparse.csr_array(clean),
+                             sparse.csr_array(noisy)) == rates
 
 
 def test_single_positive():

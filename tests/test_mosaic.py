@@ -273,3 +273,31 @@ def test_free_layout_places_objects_off_the_grid(tmp_path):
     assert sides.min() >= round(0.35 * 32) and sides.max() <= round(0.6 * 32)
     with pytest.raises(ValueError, match="'layout' has value 'spiral'"):
         MosaicMultiLabel.generation_params(layout='spiral')
+
+
+def test_scatter_layout_objects_in_distinct_cells_never_overlap():
+    """layout='scatter': every object inside its own cell, at a scale in
+    scale_range of the cell, at varying positions; no two objects of an
+    image share a pixel."""
+    from mmbmix.datasets.mosaic import render_scatter
+    rng = np.random.default_rng(1)
+    labels = np.zeros((300, 4), dtype=bool)
+    for i in range(300):
+        labels[i, rng.choice(4, rng.integers(1, 5), replace=False)] = True
+    src = np.full((40, 8, 8), 255, dtype=np.uint8)
+    canvas = render_scatter(labels, src, np.arange(40) % 4, 2, 20, rng)
+    assert canvas.shape == (300, 40, 40)
+    cells = canvas.reshape(300, 2, 20, 2, 20).transpose(0, 1, 3, 2, 4)
+    filled = cells.reshape(300, 4, 20, 20) > 0
+    # one object per labelled class, each in a cell of its own
+    np.testing.assert_array_equal(filled.any((2, 3)).sum(1), labels.sum(1))
+    sides = []
+    for obj in filled.reshape(-1, 20, 20):
+        if obj.any():
+            ys, xs = np.nonzero(obj)
+            side = ys.max() - ys.min() + 1
+            assert side == xs.max() - xs.min() + 1 == np.sqrt(obj.sum())
+            sides.append(side)
+    assert min(sides) >= 12 and max(sides) == 20 and len(set(sides)) > 5
+    assert MosaicMultiLabel.generation_params(
+        layout='scatter')['layout'] == 'scatter'

@@ -5,7 +5,8 @@ Three noise types are injected into the *training* split only:
 
 - ``mislabel`` (class-dependent, Eq. 11): each positive label of class i
   moves, with probability tau, to a class j != i drawn with probability
-  N_j / (N - N_i).
+  N_j / (N - N_i) (``mislabel_target='absent'``: j among the classes absent
+  from the instance, the earlier reading).
 - ``flip`` (class-independent): every entry flips with probability tau.
 - ``single_positive`` (missing labels): one positive per instance is kept,
   chosen uniformly at random; the others become 0.
@@ -41,29 +42,36 @@ def _check_rate(tau: float) -> float:
     return float(tau)
 
 
-def mislabel_noise(labels, tau: float, rng: RngLike = None) -> np.ndarray:
+MISLABEL_TARGETS = ('literal', 'absent')
+
+
+def mislabel_noise(labels,
+                   tau: float,
+                   rng: RngLike = None,
+                   target: str = 'literal') -> np.ndarray:
     """Class-dependent mislabelling (BalanceMix Eq. 11).
 
-    Each positive label (n, i) is selected to move with probability ``tau``.
-    Its target j is drawn with probability proportional to N_j (the number of
-    positive labels of class j), renormalised over the classes that are not
-    positive in instance n; i is itself positive, so with a single positive
-    this is exactly N_j / (N - N_i). y~_i becomes 0 and y~_j becomes 1.
+    Each positive label (n, i) is selected to move with probability ``tau``;
+    y~_i becomes 0 and a class j != i becomes 1.
 
-    Several moving labels of one instance: their targets are drawn one after
-    the other *without replacement* from the classes that are not clean
-    positives of the instance, i.e. a target excludes the instance's
-    positives, the origins of moved labels and the earlier targets, so no
-    label is lost by two moves landing on one class. This is done at once by
-    an exponential race (Efraimidis-Spirakis): class j arrives at time
-    E_nj / N_j, and the m moving labels of an instance, taken in a random
-    order, go to the m first arrivals. When fewer allowed classes (with
-    N_j > 0) than moving labels exist, the labels left over stay.
+    ``target='literal'`` (Eq. 11 as written): j is drawn with
+    rho(i -> j) = N_j / (N - N_i) over every j != i, independently for each
+    moving label, where N_j is the number of positive labels of class j; a
+    j that is already positive stays positive (the move only removes i).
+
+    ``target='absent'`` (the reading used before 2026-12-04): j is drawn
+    with probability proportional to N_j among the classes that are not
+    clean positives of the instance, the moving labels of one instance
+    without replacement (an exponential race, Efraimidis-Spirakis: class j
+    arrives at E_nj / N_j, the moving labels take the first arrivals); when
+    fewer such classes exist than moving labels, the labels left over stay.
 
     Args:
         labels (array-like): clean ``(N, K)`` bool label matrix.
         tau (float): probability that a positive label moves, in [0, 1).
         rng (int | np.random.Generator, optional): seed or generator.
+        target (str): ``'literal'`` or ``'absent'``, see above. Defaults to
+            ``'literal'``.
 
     Returns:
         np.ndarray: noisy ``(N, K)`` bool label matrix.
@@ -77,20 +85,32 @@ def mislabel_noise(labels, tau: float, rng: RngLike = None) -> np.ndarray:
     arrival = rng.standard_exponential((n, k))
     move_order = rng.random((n, k))
     return _move_labels(clean, move < tau, arrival, move_order,
-                        clean.sum(axis=0))
+                        clean.sum(axis=0), target)
 
 
-def _move_labels(clean, move, arrival, move_order, weight) -> np.ndarray:
-    """Eq. 11 on a block of rows: the positives marked in ``move`` go, in the
-    order of ``move_order``, to the first arrivals ``arrival / N_j`` among the
-    classes that are not positive (see :func:`mislabel_noise`)."""
+def _move_labels(clean,
+                 move,
+                 arrival,
+                 move_order,
+                 weight,
+                 target: str = 'literal') -> np.ndarray:
+    """Eq. 11 on a block of rows (see :func:`mislabel_noise`): ``move``
+    marks the positives that move; ``weight`` is N_j. ``'literal'`` draws
+    each target by inverse CDF from ``move_order``; ``'absent'`` sends the
+    moving labels, in the order of ``move_order``, to the first arrivals
+    ``arrival / N_j`` among the classes that are not positive."""
+    if target not in MISLABEL_TARGETS:
+        raise ValueError(f'mislabel noise: target must be one of '
+                         f'{MISLABEL_TARGETS}, got {target!r}')
     k = clean.shape[1]
     move = clean & move
+    weight = np.asarray(weight, dtype=np.float64)  # N_j
+    if target == 'literal':
+        return _move_literal(clean, move, move_order, weight)
     rows = np.flatnonzero(move.any(axis=1))
     noisy = clean.copy()
     if rows.size == 0:
         return noisy
-    weight = np.asarray(weight, dtype=np.float64)  # N_j
     arrival = np.divide(
         arrival[rows],
         weight,
@@ -107,6 +127,26 @@ def _move_labels(clean, move, arrival, move_order, weight) -> np.ndarray:
     row_idx = np.broadcast_to(rows[:, None], slot.shape)[slot]
     noisy[row_idx, origins[slot]] = False
     noisy[row_idx, targets[slot]] = True
+    return noisy
+
+
+def _move_literal(clean, move, uniform, weight) -> np.ndarray:
+    """Eq. 11 as written: every moving (n, i) goes to j ~ rho(i -> j) =
+    N_j / (N - N_i), j != i, by inverse CDF of ``uniform[n, i]``; all the
+    origins are cleared before the targets are set."""
+    k = clean.shape[1]
+    rho = np.where(np.eye(k, dtype=bool), 0.0, weight[None, :])  # (i, j)
+    total = rho.sum(axis=1)  # N - N_i; 0: no class to move to, i stays
+    n_idx, i_idx = np.nonzero(move & (total > 0)[None, :])
+    noisy = clean.copy()
+    if n_idx.size == 0:
+        return noisy
+    cum = np.cumsum(rho, axis=1)
+    u = uniform[n_idx, i_idx] * cum[i_idx, -1]
+    last = k - 1 - np.argmax(rho[:, ::-1] > 0, axis=1)  # rounding guard
+    j_idx = np.minimum((cum[i_idx] <= u[:, None]).sum(axis=1), last[i_idx])
+    noisy[n_idx, i_idx] = False
+    noisy[n_idx, j_idx] = True
     return noisy
 
 
@@ -183,7 +223,8 @@ def noisy_label_csr(labels,
                     noise_type: str,
                     tau: float,
                     seed: RngLike = None,
-                    chunk_entries: int = 1 << 22):
+                    chunk_entries: int = 1 << 22,
+                    mislabel_target: str = 'literal'):
     """The noise of ``NOISE_FUNCTIONS[noise_type]``, computed row chunk by
     row chunk on sparse labels.
 
@@ -203,6 +244,8 @@ def noisy_label_csr(labels,
         seed (int | np.random.Generator, optional): as ``rng`` of the dense
             functions.
         chunk_entries (int): labels per chunk. Defaults to 4M.
+        mislabel_target (str): ``target`` of :func:`mislabel_noise`.
+            Defaults to ``'literal'``.
 
     Returns:
         scipy.sparse.csr_array: ``(N, K)`` bool noisy labels.
@@ -238,7 +281,8 @@ def noisy_label_csr(labels,
         else:
             block = _move_labels(block, keys < tau,
                                  arrivals.standard_exponential(block.shape),
-                                 orders.random(block.shape), weight)
+                                 orders.random(block.shape), weight,
+                                 mislabel_target)
         blocks.append(sparse.csr_array(block))
     if not blocks:
         return clean.copy()
@@ -276,6 +320,33 @@ def noise_statistics(clean: np.ndarray, noisy: np.ndarray) -> dict:
         rate_neg=float(gained / max(num_neg, 1)))
 
 
+def class_wrong_rates(clean, noisy) -> dict:
+    """Per class, the realised share of wrong labels in the given positive
+    set (``wrong_pos``: given 1, clean 0, over given 1) and in the given
+    negative set (``wrong_neg``: given 0, clean 1, over given 0), as lists
+    of K floats (0 for an empty set)."""
+    from scipy import sparse
+    if sparse.issparse(clean) or sparse.issparse(noisy):
+        clean, noisy = (
+            sparse.csr_array(m, dtype=np.int64) for m in (clean, noisy))
+        n = clean.shape[0]
+        pos = np.asarray(noisy.sum(axis=0)).ravel()
+        both = np.asarray(clean.multiply(noisy).sum(axis=0)).ravel()
+        num_clean = np.asarray(clean.sum(axis=0)).ravel()
+    else:
+        clean = np.asarray(clean, dtype=bool)
+        noisy = np.asarray(noisy, dtype=bool)
+        n = clean.shape[0]
+        pos, both = noisy.sum(0), (clean & noisy).sum(0)
+        num_clean = clean.sum(0)
+    neg = n - pos
+    wrong_pos = (pos - both) / np.maximum(pos, 1)
+    wrong_neg = (num_clean - both) / np.maximum(neg, 1)
+    return dict(
+        wrong_pos=[round(float(v), 6) for v in wrong_pos],
+        wrong_neg=[round(float(v), 6) for v in wrong_neg])
+
+
 @DATASETS.register_module()
 class LabelNoiseDataset:
     """Dataset wrapper that injects synthetic label noise (BalanceMix Eq. 11).
@@ -302,6 +373,10 @@ class LabelNoiseDataset:
             labels), so that memory grows with the positive labels, not
             ``N x K``. :attr:`label_matrix` is then built on each call.
             Defaults to False.
+        mislabel_target (str): where a mislabelled positive goes,
+            ``'literal'`` (Eq. 11 as written) or ``'absent'`` (the earlier
+            reading), see :func:`mislabel_noise`. Defaults to
+            ``'literal'``.
     """
 
     def __init__(self,
@@ -310,7 +385,8 @@ class LabelNoiseDataset:
                  noise_rate: float,
                  seed: int = 0,
                  lazy_init: bool = False,
-                 sparse: bool = False):
+                 sparse: bool = False,
+                 mislabel_target: str = 'literal'):
         if noise_type not in NOISE_FUNCTIONS:
             raise ValueError(f'LabelNoiseDataset: noise_type must be one of '
                              f'{sorted(NOISE_FUNCTIONS)}, got {noise_type!r}')
@@ -325,6 +401,10 @@ class LabelNoiseDataset:
         else:
             raise TypeError('LabelNoiseDataset: dataset must be a config dict '
                             f'or a BaseDataset, got {type(dataset)}')
+        if mislabel_target not in MISLABEL_TARGETS:
+            raise ValueError('LabelNoiseDataset: mislabel_target must be one '
+                             f'of {MISLABEL_TARGETS}, got {mislabel_target!r}')
+        self.mislabel_target = mislabel_target
         self.noise_type = noise_type
         self.noise_rate = float(noise_rate)
         self.seed = seed
@@ -359,17 +439,26 @@ class LabelNoiseDataset:
         num_classes = len(self._metainfo['classes'])
         if self.sparse:
             self._clean = get_label_csr(self.dataset, num_classes)
-            self._noisy = noisy_label_csr(self._clean, self.noise_type,
-                                          self.noise_rate, self.seed)
+            self._noisy = noisy_label_csr(
+                self._clean,
+                self.noise_type,
+                self.noise_rate,
+                self.seed,
+                mislabel_target=self.mislabel_target)
         else:
             self._clean = get_label_matrix(self.dataset, num_classes).numpy()
+            kwargs = dict(target=self.mislabel_target) \
+                if self.noise_type == 'mislabel' else {}
             self._noisy = NOISE_FUNCTIONS[self.noise_type](
-                self._clean, self.noise_rate, np.random.default_rng(self.seed))
+                self._clean, self.noise_rate, np.random.default_rng(self.seed),
+                **kwargs)
         self.noise_stats = dict(
             noise_type=self.noise_type,
             noise_rate=self.noise_rate,
             seed=self.seed,
-            **noise_statistics(self._clean, self._noisy))
+            mislabel_target=self.mislabel_target,
+            **noise_statistics(self._clean, self._noisy),
+            **class_wrong_rates(self._clean, self._noisy))
         self._fully_initialized = True
         s = self.noise_stats
         print_log(

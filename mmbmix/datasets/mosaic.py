@@ -48,6 +48,7 @@ from mmpretrain.registry import DATASETS
 from .checks import validate_and_report
 
 SOURCES = ('digits', 'fashion_mnist')
+LAYOUTS = ('grid', 'free', 'scatter')
 SPLITS = ('train', 'test')
 FASHION_MNIST_ROOT = '/usr/share/datasets/fashion-mnist'
 FASHION_MNIST_FILES = dict(
@@ -316,6 +317,62 @@ def render_free(
     return canvas
 
 
+def render_scatter(
+    labels: np.ndarray,
+    src_images: np.ndarray,
+    src_labels: np.ndarray,
+    grid: int,
+    tile_size: int,
+    rng: np.random.Generator,
+    scale_range=(0.6, 1.0)) -> np.ndarray:
+    """Non-overlapping random placement: each object takes a distinct
+    random cell of the ``grid x grid`` canvas, as on the grid, at a random
+    scale ``U(scale_range) * tile_size`` and a random position inside its
+    cell. Objects of one image never overlap; mixing two canvases overlays
+    them partially (between the grid and the free layout).
+
+    Args:
+        labels (np.ndarray): ``(M, K)`` bool, the classes of each image.
+        src_images (np.ndarray): uint8 ``(N, h, w)`` source images.
+        src_labels (np.ndarray): int64 ``(N,)`` their classes.
+        grid (int): cells per side.
+        tile_size (int): side of a cell in pixels.
+        rng (np.random.Generator): the generator.
+        scale_range (tuple[float, float]): object side over cell side.
+            Defaults to (0.6, 1.0).
+
+    Returns:
+        np.ndarray: uint8 ``(M, grid * tile_size, grid * tile_size)``.
+    """
+    num_images, num_classes = labels.shape
+    img, cls = np.nonzero(labels)
+    first = np.searchsorted(img, np.arange(num_images))
+    rank = np.arange(img.size) - first[img]
+    cells = np.argsort(rng.random((num_images, grid * grid)), axis=1)
+    cell = cells[img, rank]
+    pool = np.argsort(src_labels, kind='stable')
+    size = np.bincount(src_labels, minlength=num_classes)
+    start = np.concatenate([[0], np.cumsum(size)[:-1]])
+    pick = np.floor(rng.random(img.size) * size[cls]).astype(np.int64)
+    src = src_images[pool[start[cls] + pick]]
+    lo, hi = scale_range
+    sides = np.clip(
+        np.round(rng.uniform(lo, hi, img.size) * tile_size), 1,
+        tile_size).astype(np.int64)
+    dx = np.floor(rng.random(img.size) * (tile_size - sides + 1))
+    dy = np.floor(rng.random(img.size) * (tile_size - sides + 1))
+    x0 = (cell % grid) * tile_size + dx.astype(np.int64)
+    y0 = (cell // grid) * tile_size + dy.astype(np.int64)
+    side = grid * tile_size
+    canvas = np.zeros((num_images, side, side), dtype=np.uint8)
+    for s in np.unique(sides):  # generation only, once per split
+        which = np.flatnonzero(sides == s)
+        tiles = _resize(src[which], int(s))
+        for t, j in zip(tiles, which):
+            canvas[img[j], y0[j]:y0[j] + s, x0[j]:x0[j] + s] = t
+    return canvas
+
+
 @DATASETS.register_module()
 class MosaicMultiLabel(MultiLabelDataset):
     """Long-tailed multi-label mosaics of real single-label images.
@@ -348,8 +405,10 @@ class MosaicMultiLabel(MultiLabelDataset):
             and the number of classes. Defaults to 4.
         layout (str): ``'grid'``: one tile per cell of the grid; ``'free'``:
             objects at random positions and scales on the same canvas,
-            overlapping as in photographs (:func:`render_free`). Defaults
-            to ``'grid'``.
+            overlapping as in photographs (:func:`render_free`);
+            ``'scatter'``: one object per random cell at a random scale and
+            position inside it, never overlapping (:func:`render_scatter`).
+            Defaults to ``'grid'``.
         seed (int): seed of the generation. Defaults to 0.
         source_root (str, optional): folder of the Fashion-MNIST IDX files.
             Defaults to ``/usr/share/datasets/fashion-mnist``.
@@ -429,7 +488,7 @@ class MosaicMultiLabel(MultiLabelDataset):
             tile_size=(tile_size, tile_size >= 1),
             max_tiles=(max_tiles,
                        1 <= max_tiles <= min(grid * grid, num_classes)),
-            layout=(layout, layout in ('grid', 'free')))
+            layout=(layout, layout in LAYOUTS))
         for field, (value, ok) in checks.items():
             if not ok:
                 raise ValueError(
@@ -528,9 +587,13 @@ class MosaicMultiLabel(MultiLabelDataset):
             int(counts.sum()), params['num_images'], params['max_tiles'], rng)
         labels = _assign_labels(counts, tiles, rng)
         src_images, src_labels = load_source(source, split, source_root)
-        if params.get('layout', 'grid') == 'free':
+        layout = params.get('layout', 'grid')
+        if layout == 'free':
             canvas = render_free(labels, src_images, src_labels,
                                  params['grid'] * params['tile_size'], rng)
+        elif layout == 'scatter':
+            canvas = render_scatter(labels, src_images, src_labels,
+                                    params['grid'], params['tile_size'], rng)
         else:
             canvas = render_mosaics(labels, src_images, src_labels,
                                     params['grid'], params['tile_size'], rng)
