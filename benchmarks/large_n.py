@@ -178,7 +178,7 @@ def build_cfg(args, storage, n, work_dir):
                 label_manager=dict(
                     type='LabelManagerHook',
                     sparse=sparse,
-                    stats_source='online',
+                    stats_source='batch' if sparse else 'online',
                     warmup_epochs=1,
                     shot_thresholds=(n // 100, n // 1000)),
                 epoch_seed=dict(type='EpochSeedHook')),

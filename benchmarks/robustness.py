@@ -144,28 +144,21 @@ ABLATION_SETTINGS = ('clean', 'mislabel40', 'flip40', 'single-positive')
 # BalanceMix with the statistics collected during the training steps instead
 # of the audit pass (issue: show both ways on the quick mode).
 STATS_VARIANTS = {
-    'balancemix_online':
-    dict(stats_source='online'),
+    'balancemix_online': dict(stats_source='online'),
     # Eq. 3 with mean P over positives + mean A over negatives
-    'balancemix_meanscore':
-    dict(score_form='mean'),
+    'balancemix_meanscore': dict(score_form='mean'),
     # a set is split only where its noisy component's mean
     # loss is above log 2 (issue: defect 7)
-    'balancemix_disagree':
-    dict(
-        gmm=dict(
-            max_iter=10,
-            tol=1e-2,
-            reg_covar=5e-4,
-            min_samples=8,
-            min_var=5e-4,
-            split='disagree')),
+    'balancemix_disagree': dict(gmm=dict(split='disagree')),
     # the given positives taken as clean (missing labels)
-    'balancemix_cleanpos':
-    dict(clean_positives=True),
-    # no N x K state: Eq. 8-10 per batch, from one eval-mode forward of it
-    'balancemix_sparse':
-    dict(sparse=True, stats_source='online'),
+    'balancemix_cleanpos': dict(clean_positives=True),
+    # no N x K state: histogram statistics of the per-batch manager
+    'balancemix_sparse': dict(sparse=True),
+    # the default before 2026-12-04: decided once per epoch from an audit
+    # pass after it, frozen for the next
+    'balancemix_audit': dict(stats_source='audit'),
+    # the per-batch default with one view (the training view) for Eq. 9
+    'balancemix_1view': dict(num_views=1),
 }
 VARIANTS = {**ABLATION, **STATS_VARIANTS}
 # MS-COCO last-epoch mAP (All), BCE -> BalanceMix, Tables 1-3.
@@ -295,6 +288,11 @@ def parse_args(argv=None):
         '--report-only',
         action='store_true',
         help='only merge existing cell results into the report')
+    p.add_argument(
+        '--prepare-data',
+        action='store_true',
+        help='only generate (pre-render) the train and test mosaics of the '
+        'planned cells, then exit')
     p.add_argument('--run-cell', metavar='SPEC', help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     mode = MODES['quick' if args.quick else
@@ -1075,7 +1073,9 @@ VARIANT_NAMES = dict(
     balancemix_meanscore="score_form='mean'",
     balancemix_disagree="gmm split='disagree'",
     balancemix_cleanpos='clean_positives=True',
-    balancemix_sparse='sparse=True')
+    balancemix_sparse='sparse=True',
+    balancemix_audit="stats_source='audit' (default before 2026-12-04)",
+    balancemix_1view='num_views=1')
 
 
 def _stats_source_table(results) -> List[str]:
@@ -1365,6 +1365,22 @@ def report(args, cells, failures=()) -> dict:
     return paths
 
 
+def prepare_data(args, cells) -> None:
+    """Generate the mosaics the cells will read (each split once)."""
+    from mmpretrain.registry import DATASETS
+
+    import mmbmix  # noqa: F401  (registers the components)
+    cfg = build_cell_config(cell_spec(args, cells[0]))
+    for key in ('train_dataloader', 'val_dataloader'):
+        dataset = cfg[key].dataset
+        if dataset.type == 'LabelNoiseDataset':
+            dataset = dataset.dataset
+        built = DATASETS.build(dataset)
+        print(
+            f'robustness: {key}: {len(built)} images in {built.folder}',
+            flush=True)
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
@@ -1376,6 +1392,9 @@ def main(argv=None) -> int:
         report(args, all_cells(args))
         return 0
     cells = plan_cells(args)
+    if args.prepare_data:
+        prepare_data(args, cells)
+        return 0
     os.makedirs(store_dir(args), exist_ok=True)
     _record_command(args)
     failures = run_all(args, cells)

@@ -39,7 +39,7 @@ os.environ.setdefault('THP_MEM_ALLOC_ENABLE', '1')  # before importing torch
 
 import torch  # noqa: E402
 
-from mmbmix.models.utils import LossHistogram  # noqa: E402
+from mmbmix.models.utils import LossHistogram, batch_clean_prob  # noqa: E402
 from mmbmix.models.utils.label_refinery import label_weights  # noqa: E402
 from mmbmix.models.utils.label_refinery import relabel  # noqa: E402
 from mmbmix.models.utils.minority_score import sampling_probs  # noqa: E402
@@ -195,7 +195,7 @@ def main():
     def manage(i=[0]):
         labels, views, losses = pool[i[0] % len(pool)]
         i[0] += 1
-        p_g = LossHistogram.clean_prob(losses, labels, params)  # Eq. 8
+        p_g = batch_clean_prob(losses, labels, params)  # Eq. 8
         clean = p_g > 0.5
         refined, relabeled = relabel((views[0] + views[1]) / 2, labels, clean,
                                      0.975)  # Eq. 9

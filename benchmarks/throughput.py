@@ -8,12 +8,13 @@ figure is seconds per training epoch (hooks included), the median over
 ``--repeats`` epochs after
 a first, unmeasured one. BalanceMix runs with ``warmup_epochs=0`` so that
 every measured epoch pays for the whole label management: the larger loaded
-batch (random + minority half), the statistics (default ``--stats-source
-online``: an eval-mode forward of each step's random half; ``audit``: the
-audit pass, whose forward passes are also the two re-labeling views), the
-mixture fit, the re-labeling and the sampler update; ``sparse``: the
-sparse label manager, an eval-mode forward of each step's whole batch and
-Eq. 8-10 per batch). Writes ``throughput.json`` (online) or
+batch (random + minority half) and, with the default ``--stats-source
+batch`` (Algorithm 1), two eval-mode forwards of the whole dual batch (one
+per view) before each step, Eq. 8-10 per batch, the mixture fit and the
+sampler update (``statistics``: the hook's per-batch work, forwards
+included; ``label_step``: the manager's share of it); ``batch1``: one view;
+``sparse``: histogram statistics; ``audit`` / ``online``: the per-epoch
+managers. Writes ``throughput.json`` (batch) or
 ``throughput_<source>.json``.
 
 CPU (default): the digits mosaic at 32 px with the small ResNet.
@@ -106,14 +107,15 @@ class EpochClock(Hook):
         library code keeps no timings."""
         self.parts = {}
         for h in runner.hooks:
-            if isinstance(h, LabelManagerHook) and h.sparse:
-                # the per-batch forward, p_G, Eq. 9-10 and statistics
+            if isinstance(h, LabelManagerHook) and h.per_batch:
+                # the eval-mode forwards of the views, then p_G, Eq. 9-10
+                # and the statistics (the manager's step)
                 _timed(h, 'before_train_iter', self.parts, 'statistics')
+                _timed(h.manager, 'step', self.parts, 'label_step')
                 _timed(h.manager, 'update', self.parts, 'label_update')
             elif isinstance(h, LabelManagerHook):
                 h.source = _TimedSource(h.source, self.parts)
                 _timed(h.manager, 'update', self.parts, 'label_update')
-                _timed(h, '_push_state', self.parts, 'sync_and_sampler')
 
     def before_train_epoch(self, runner):
         self.t0 = time.perf_counter()
@@ -137,6 +139,15 @@ class EpochClock(Hook):
             forward_backward=self.step - self.data)
         rec.update(self.parts)
         self.epochs.append(rec)
+
+
+# --stats-source: the LabelManagerHook arguments of each measured option
+SOURCES = dict(
+    batch=dict(stats_source='batch'),  # the default: Algorithm 1, 2 views
+    batch1=dict(stats_source='batch', num_views=1),  # one view
+    sparse=dict(stats_source='batch', sparse=True),
+    audit=dict(stats_source='audit'),
+    online=dict(stats_source='online'))
 
 
 def build(cfg_file, work_dir, args, balancemix):
@@ -182,9 +193,7 @@ def build(cfg_file, work_dir, args, balancemix):
     if balancemix:
         for hook in hook_cfgs(cfg, 'LabelManagerHook'):
             hook.warmup_epochs = 0
-            hook.stats_source = 'online' if args.stats_source == 'sparse' \
-                else args.stats_source
-            hook.sparse = args.stats_source == 'sparse'
+            hook.update(SOURCES[args.stats_source])
     else:  # mmpretrain's own Mixup + BCE
         cfg.model.train_cfg = dict(augments=dict(type='Mixup', alpha=1.0))
     return cfg
@@ -211,10 +220,10 @@ def main():
     parser.add_argument('--gpu', action='store_true')
     parser.add_argument(
         '--stats-source',
-        default='online',
-        choices=['audit', 'online', 'sparse'],
-        help="LabelManagerHook's stats_source ('sparse': sparse=True, "
-        "which takes 'online'; default: 'online')")
+        default='batch',
+        choices=list(SOURCES),
+        help="LabelManagerHook's options (SOURCES; default 'batch', "
+        "Algorithm 1 with two views; 'batch1': one view)")
     parser.add_argument(
         '--collate',
         default='train.py',
@@ -224,7 +233,7 @@ def main():
         "per image through the worker queue)")
     args = parser.parse_args()
     name = 'throughput_gpu' if args.gpu else 'throughput'
-    if args.stats_source != 'online':
+    if args.stats_source != 'batch':
         name += f'_{args.stats_source}'
     if args.collate != 'train.py':
         name += f'_{args.collate}'
@@ -233,8 +242,8 @@ def main():
         base = run(build(BASE, osp.join(tmp, 'base'), args, False))
         bmix = run(build(CFG, osp.join(tmp, 'bmix'), args, True))
     keys = [
-        'data_loading', 'forward_backward', 'statistics', 'label_update',
-        'sync_and_sampler'
+        'data_loading', 'forward_backward', 'statistics', 'label_step',
+        'label_update'
     ]
     result = dict(
         balancemix_epoch_seconds=median(bmix, 'epoch_seconds'),

@@ -28,8 +28,11 @@ def small_bmix_config(work_dir,
     cfg.default_hooks.checkpoint.update(interval=1, max_keep_ckpts=-1)
     cfg.default_hooks.logger.update(interval=1)
     # The end-to-end tests exercise the audit pass (its own loader, uneven
-    # shards, a kill inside it) unless they ask for stats_source='online'.
+    # shards, a kill inside it) unless they ask for another stats_source;
+    # stats_source=None: the hook's default (per batch, Algorithm 1).
     hook_kwargs.setdefault('stats_source', 'audit')
+    if hook_kwargs['stats_source'] is None:
+        del hook_kwargs['stats_source']
     cfg.default_hooks.label_manager.update(
         warmup_epochs=warmup, shot_thresholds=(40, 10), **hook_kwargs)
     if dump_state:

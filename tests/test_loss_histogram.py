@@ -4,7 +4,8 @@ import pytest
 import torch
 from test_gmm import _sklearn
 
-from mmbmix.models.utils import LossHistogram, fit_gmm_1d, gmm_posterior
+from mmbmix.models.utils import (LossHistogram, batch_clean_prob, fit_gmm_1d,
+                                 gmm_posterior)
 
 K = 6
 
@@ -39,7 +40,7 @@ def test_fit_from_histograms_agrees_with_sklearn(epochs):
             hist.next_epoch()
         _fill(hist, losses, labels)
     params = hist.fit()
-    p_g = LossHistogram.clean_prob(losses, labels, params)
+    p_g = batch_clean_prob(losses, labels, params)
 
     g = _groups(labels).numpy()
     sk_post, sk_means = _sklearn(losses.reshape(-1).numpy(), g, 2 * K)

@@ -53,15 +53,21 @@ def _batch(labels, idx):
         inputs=inputs.expand(-1, 3, 2, 2).clone(), data_samples=samples)
 
 
-def test_preprocessor_refines_before_mixing_and_carries_random_weights():
+def test_preprocessor_mixes_the_targets_and_weights_the_samples_carry():
+    """One road: the refined targets (gt_score) and weights (label_weight)
+    ride in the samples; the mixed sample gets the mixed targets and its
+    random instance's weights; the given gt_label is not looked at."""
     pre = BalanceMixDataPreprocessor(num_classes=3, mean=None, std=None)
+    assert not hasattr(pre, 'set_label_state')  # no per-instance table
     refined = torch.tensor([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]],
                            dtype=torch.bool)
     weights = torch.tensor([[1., .5, 1.], [1., 1., .2], [0., 1., 1.],
                             [.3, .3, .3]])
-    pre.set_label_state(refined, weights)
     # Given labels differ from the refined ones: the refined must be used.
     data = _batch([[2], [2], [0], [0]], [0, 1, 2, 3])
+    for sample, target, weight in zip(data['data_samples'], refined, weights):
+        sample.set_gt_score(target.float())
+        sample.set_field(weight, 'label_weight')
     torch.manual_seed(3)
     out = pre(data, training=True)
     samples = out['data_samples']
@@ -117,3 +123,11 @@ def test_head_passes_label_weights_to_loss():
         s.set_field(torch.zeros(3), 'label_weight')
     assert head.loss(feats, samples)['loss'].item() == 0.0
     assert full.item() > 0
+
+
+def test_minority_mixup_is_not_a_batch_augment():
+    """It halves the batch, so it stays out of mmpretrain's BATCH_AUGMENTS
+    (whose augments keep the batch size) and is built from MODELS."""
+    from mmpretrain.registry import BATCH_AUGMENTS, MODELS
+    assert BATCH_AUGMENTS.get('MinorityMixup') is None
+    assert MODELS.get('MinorityMixup') is MinorityMixup

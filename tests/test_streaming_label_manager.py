@@ -12,7 +12,8 @@ from mmengine.runner import Runner
 import mmbmix  # noqa: F401  (registers the components)
 from mmbmix.datasets.utils import as_label_csr, label_digest
 from mmbmix.engine.hooks import LabelManagerHook
-from mmbmix.models.utils import LabelManager, StreamingLabelManager
+from mmbmix.models.utils import (BatchLabelManager, LabelManager,
+                                 StreamingLabelManager)
 from mmbmix.utils import register_safe_globals
 
 sys.path.insert(0, osp.dirname(__file__))
@@ -43,24 +44,29 @@ def _epoch(manager, conf, epoch, perm):
     return out
 
 
+@pytest.mark.parametrize('statistics', ['exact', 'histogram'])
 @pytest.mark.parametrize('kwargs', [
     dict(),
     dict(gmm=dict(split='disagree')),
     dict(clean_positives=True),
     dict(score_form='mean', use_relabel=False),
     dict(use_ambiguous=False, relabel_threshold=0.8),
+    dict(use_minority_sampler=False),
 ])
-def test_sparse_and_dense_managers_decide_the_same_label_states(kwargs):
-    """Fed the same confidences, the sparse manager (histograms, mixtures
-    evaluated batch by batch) trains every label with the target and weight
-    of the dense manager (N x K tables), and samples alike (Eq. 2-10)."""
+def test_batch_and_epoch_managers_decide_the_same_label_states(
+        kwargs, statistics):
+    """Fed the same confidences, the per-batch manager with either
+    statistics backend (every loss, or histograms) trains every label with
+    the target and weight of the per-epoch manager (N x K tables), and
+    samples alike (Eq. 2-10), under every Table 5 switch: the two backends
+    decide alike up to the binning."""
     given, true, conf = _problem()
     kw = dict(warmup_epochs=1, shot_thresholds=(400, 60), **kwargs)
     dense = LabelManager(**kw)
     dense.reset(given, true)
     dense.update(conf, epoch=2)
     # 256 bins as the dense fit; epoch 1 learns the ranges the bins span
-    sparse = StreamingLabelManager(num_bins=256, **kw)
+    sparse = BatchLabelManager(statistics=statistics, num_bins=256, **kw)
     sparse.reset(as_label_csr(given), as_label_csr(true))
     perm = torch.randperm(N, generator=torch.Generator().manual_seed(1))
     _epoch(sparse, conf, 1, perm)
@@ -72,12 +78,15 @@ def test_sparse_and_dense_managers_decide_the_same_label_states(kwargs):
         # the states (weight 1 / ambiguous / 0) alike; p_G to float16 ulps
         for level in (0.0, 1.0):
             assert torch.equal(w == level, weights[idx] == level)
-        torch.testing.assert_close(w, weights[idx], rtol=0, atol=1e-6)
-    torch.testing.assert_close(
-        sparse.state.sampling_probs,
-        dense.state.sampling_probs,
-        rtol=1e-6,
-        atol=0)
+        torch.testing.assert_close(w, weights[idx].float(), rtol=0, atol=1e-6)
+    if kw.get('use_minority_sampler', True):
+        torch.testing.assert_close(
+            sparse.state.sampling_probs,
+            dense.state.sampling_probs,
+            rtol=1e-6,
+            atol=0)
+    else:
+        assert sparse.state.sampling_probs is None
     # diagnostics: the epoch's labels, each once, as the dense tables
     d, s = dense.diagnostics(), sparse.diagnostics()
     assert 0.5 < d['precision'] < 1 and d['ambiguous_frac'] > 0.05
@@ -122,12 +131,13 @@ def test_checkpoint_does_not_grow_with_n_times_k():
 
 
 def test_sparse_manager_refuses_what_it_cannot_do():
-    with pytest.raises(ValueError, match="split='bic' needs the losses"):
+    with pytest.raises(ValueError, match="split='bic' needs every loss"):
         StreamingLabelManager(gmm=dict(split='bic'))
+    assert BatchLabelManager(gmm=dict(split='bic')).gmm['split'] == 'bic'
     given, true, conf = _problem(n=400)
     m = StreamingLabelManager(warmup_epochs=0)
     m.reset(given)
-    with pytest.raises(ValueError, match='dense .N x K. label state'):
+    with pytest.raises(ValueError, match='per-epoch .N x K. label state'):
         m.load_state_dict(dict(label_state=torch.zeros(400, K)))
     bad = conf[:B].clone()
     bad[0, 0] = float('nan')
@@ -139,38 +149,29 @@ def test_sparse_manager_refuses_what_it_cannot_do():
 
 
 def test_hook_arguments_are_checked():
-    with pytest.raises(ValueError, match="sparse=True takes stats_source="):
+    with pytest.raises(ValueError, match="sparse take stats_source='batch'"):
         LabelManagerHook(sparse=True, stats_source='audit')
-    hook = LabelManagerHook(sparse=True)
-    assert hook.stats_source == 'online'
-    assert isinstance(hook.manager, StreamingLabelManager)
-    assert type(LabelManagerHook().manager) is LabelManager
+    with pytest.raises(ValueError, match='stats_source must be one of'):
+        LabelManagerHook(stats_source='epoch')
+    hook = LabelManagerHook()  # Algorithm 1: per batch, exact statistics
+    assert hook.stats_source == 'batch' and hook.num_views == 2
+    assert type(hook.manager) is BatchLabelManager
+    assert hook.manager.statistics == 'exact'
+    assert LabelManagerHook(sparse=True).manager.statistics == 'histogram'
+    assert type(LabelManagerHook(stats_source='audit').manager) is \
+        LabelManager
 
 
-def test_preprocessor_refuses_the_state_of_another_batch():
-    from mmpretrain.structures import DataSample
-
-    from mmbmix.models.utils import BalanceMixDataPreprocessor
-    pre = BalanceMixDataPreprocessor(num_classes=3)
-    samples = [
-        DataSample(metainfo=dict(sample_idx=i)).set_gt_label([0])
-        for i in range(4)
-    ]
-    data = dict(inputs=[torch.zeros(3, 4, 4)] * 4, data_samples=samples)
-    pre.set_batch_label_state(
-        torch.tensor([0, 1, 2, 5]), torch.zeros(4, 3, dtype=bool),
-        torch.ones(2, 3))
-    with pytest.raises(RuntimeError, match='made for another batch'):
-        pre(data, training=True)
-    # the right batch: targets of both halves, weights of the random half
-    targets = torch.tensor([[0, 1, 0]] * 4, dtype=torch.bool)
-    weights = torch.tensor([[1.0, 0.5, 0.25]] * 2)
-    pre.set_batch_label_state(torch.arange(4), targets, weights)
-    out = pre(data, training=True)
-    for s in out['data_samples']:
-        torch.testing.assert_close(s.gt_score, torch.tensor([0., 1., 0.]))
-        torch.testing.assert_close(s.label_weight, weights[0])
-    assert pre._batch_state is None  # used once
+def test_gmm_options_update_the_defaults():
+    """gmm=dict(split='disagree') changes the split rule and keeps every
+    other default (min_var 5e-4, not fit_gmm_1d's 1e-8)."""
+    from mmbmix.models.utils import GMM_DEFAULTS
+    for cls in (LabelManager, BatchLabelManager):
+        m = cls(gmm=dict(split='disagree'))
+        assert m.gmm == {**GMM_DEFAULTS, 'split': 'disagree'}
+        assert m.gmm['min_var'] == 5e-4
+    with pytest.raises(ValueError, match="unknown option.*'min_variance'"):
+        LabelManager(gmm=dict(min_variance=1e-3))
 
 
 def _load(work_dir, epoch):
@@ -183,7 +184,7 @@ def _sparse_cfg(work_dir, data_root, max_epochs=4):
         work_dir,
         data_root,
         max_epochs=max_epochs,
-        stats_source='online',
+        stats_source='batch',
         sparse=True)
     cfg.train_dataloader.dataset.sparse = True
     return cfg
@@ -205,10 +206,12 @@ def test_sparse_hook_trains_and_resumes(tmp_path):
     assert 0.5 < diag['precision'] <= 1 and 0 < diag['recall'] < 1
     s1, s2 = _load(full, 1), _load(full, 2)
     assert s1['gmm_fitted'] is None and s2['gmm_fitted'].shape == (20, )
-    assert s2['storage'] == 'sparse' and s2['sampling_probs'].shape == (192, )
+    assert s2['storage'] == 'batch' and s2['sampling_probs'].shape == (192, )
+    assert s2['statistics'] == 'histogram'
     ckpt = torch.load(full / 'epoch_4.pth', weights_only=False)
     state = ckpt['balancemix_label_manager']
-    assert all(v.numel() <= 192 for v in state.values()
+    assert all(v.numel() <= 192
+               for v in [*state.values(), *state['stats'].values()]
                if isinstance(v, torch.Tensor))
     # stop after epoch 2, resume to 4: the same mixtures and probabilities
     part = tmp_path / 'part'
@@ -221,5 +224,8 @@ def test_sparse_hook_trains_and_resumes(tmp_path):
     Runner.from_cfg(cfg).train()
     a, b = _load(full, 4), _load(part, 4)
     for key in ('gmm_means', 'gmm_variances', 'gmm_weights', 'gmm_fitted',
-                'hist_lo', 'hist_scale', 'sampling_probs'):
+                'sampling_probs'):
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-9)
+    for key in ('lo', 'scale'):
+        torch.testing.assert_close(
+            a['stats'][key], b['stats'][key], rtol=0, atol=1e-9)

@@ -12,10 +12,11 @@ import torch
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmpretrain.models.heads import MultiLabelLinearClsHead
-from mmpretrain.registry import BATCH_AUGMENTS, MODELS
+from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from mmbmix.datasets.utils import get_label_matrix
+from mmbmix.engine.hooks import LabelManagerHook
 from mmbmix.models import BalanceMixHead
 from mmbmix.models.utils import MinorityMixup
 from mmbmix.utils import split_dual_batch
@@ -24,7 +25,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from _bmix_config import small_bmix_config  # noqa: E402
 
 
-@BATCH_AUGMENTS.register_module()
+@MODELS.register_module()
 class _RecordingMixup(MinorityMixup):
     """MinorityMixup that keeps the last lam it drew."""
 
@@ -77,7 +78,11 @@ def test_state_reaches_its_instances_through_the_real_loader(
         given = get_label_matrix(dataset)
         n, k = given.shape
         targets, weights = _encoded_state(n, k)
-        pre.set_label_state(targets, weights)
+        # the hook of the per-epoch managers writes each sample's row of
+        # the state into the sample (the one road to the preprocessor)
+        hook = LabelManagerHook(stats_source='audit')
+        monkeypatch.setattr(hook.manager, 'training_targets', lambda:
+                            (targets, weights))
         loader.batch_sampler.set_epoch(1)
         for batch in loader:
             random_half, minority_half = split_dual_batch(
@@ -89,6 +94,7 @@ def test_state_reaches_its_instances_through_the_real_loader(
             for i, s in enumerate(batch['data_samples']):
                 onehot[i, s.gt_label] = True
             assert torch.equal(onehot, given[idx])
+            hook.before_train_iter(None, 0, batch)
             out = pre(batch, training=True)
             r, m = split_dual_batch(idx)
             lam = pre.mixer.last_lam.unsqueeze(1)

@@ -142,3 +142,56 @@ class OnlineConfidence:
                 'needs a random sampler without drop_last (or use '
                 "stats_source='audit')")
         return (self.sum / self.count.unsqueeze(1)).float()
+
+
+def add_views(dataset, num_views: int) -> None:
+    """Make the training pipeline give ``num_views`` views of each instance
+    (Eq. 9): its transforms after loading (the first ``Load*``) up to
+    ``PackInputs`` run ``num_views`` times, independently, on the loaded
+    image, in mmpretrain's ``MultiView``. A pipeline that already has a
+    ``MultiView``, and ``num_views=1``, are left as they are."""
+    from mmpretrain.datasets.transforms import MultiView
+    pipeline = getattr(dataset, 'pipeline', None)
+    transforms = getattr(pipeline, 'transforms', None)
+    if num_views == 1 or transforms is None or any(
+            isinstance(t, MultiView) for t in transforms):
+        return
+    names = [type(t).__name__ for t in transforms]
+    if 'PackInputs' not in names:
+        raise ValueError(
+            'LabelManagerHook: num_views > 1 needs PackInputs at the end of '
+            f'train_dataloader.dataset.pipeline; it has {names}')
+    pack = names.index('PackInputs')
+    start = next(
+        (i + 1 for i, n in enumerate(names[:pack]) if n.startswith('Load')), 0)
+    views = MultiView(
+        transforms=[list(transforms[start:pack])], num_views=num_views)
+    transforms[start:pack] = [views]
+
+
+def batch_views(inputs, num_views: int) -> list:
+    """The views of a collated batch: a list of ``num_views`` batches (of a
+    ``MultiView`` pipeline) or ``[inputs]`` (one view)."""
+    if isinstance(inputs, torch.Tensor) or not inputs or isinstance(
+            inputs[0], torch.Tensor) and inputs[0].dim() == 3:
+        return [inputs]  # one view: a tensor or a list of (C, H, W)
+    return list(inputs)
+
+
+@torch.no_grad()
+def views_confidence(model, data_batch: dict, num_views: int,
+                     rows: int) -> Tensor:
+    """Eq. 9's confidence of the first ``rows`` instances of a training
+    batch: the mean sigmoid output of the model in eval mode over its first
+    ``num_views`` views. The batch's ``inputs`` become its first view (the
+    one trained on)."""
+    views = batch_views(data_batch['inputs'], num_views)
+    data_batch['inputs'] = views[0]
+    samples = data_batch['data_samples'][:rows]
+    was_training = model.training
+    model.eval()
+    conf = sum(
+        predict(model, dict(inputs=v[:rows], data_samples=samples))[1]
+        for v in views[:num_views]) / min(num_views, len(views))
+    model.train(was_training)
+    return conf

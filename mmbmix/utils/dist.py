@@ -66,3 +66,15 @@ def destroy_distributed():
     if torch_dist.is_initialized():
         gc.collect()
         torch_dist.destroy_process_group()
+
+
+def broadcast_tensor(value: torch.Tensor) -> torch.Tensor:
+    """Rank 0's copy of a tensor, bit for bit (bool tensors travel as
+    uint8); the tensor itself on a single process."""
+    from mmengine.dist import broadcast, get_dist_info
+    if get_dist_info()[1] == 1:
+        return value
+    buf = value.clone().view(torch.uint8) \
+        if value.dtype == torch.bool else value.clone()
+    broadcast(buf, src=0)
+    return buf.view(value.dtype)

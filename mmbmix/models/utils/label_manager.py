@@ -9,16 +9,18 @@ mmpretrain's ``EMAHook`` drives an averaged model. Decisions and figures:
 ``docs/implementation_notes.md``.
 """
 import dataclasses
+import logging
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import torch
+from mmengine.logging import print_log
 from torch import Tensor
 
 from mmbmix.datasets.utils import label_digest
 
-from .label_refinery import (CLEAN, clean_prob, label_bce, label_states,
-                             label_weights, relabel, state_counts,
+from .label_refinery import (CLEAN, clean_prob, decide_labels, gmm_options,
+                             label_bce, label_weights, state_counts,
                              state_figures)
 from .minority_score import class_confidence, instance_score, sampling_probs
 
@@ -84,9 +86,10 @@ class LabelManager:
             all labels) or ``'mean'`` (mean over positives plus mean over
             negatives), see :func:`instance_score`. Defaults to
             ``'literal'``.
-        gmm (dict, optional): keyword arguments of ``fit_gmm_1d`` (Eq. 7).
-            Defaults to ``dict(max_iter=10, tol=1e-2, reg_covar=5e-4,
-            min_samples=8, min_var=5e-4)``.
+        gmm (dict, optional): mixture options (Eq. 7) that update
+            ``GMM_DEFAULTS`` (``label_refinery``): ``max_iter``, ``tol``,
+            ``reg_covar``, ``min_samples``, ``min_var``, ``split``. Defaults
+            to None (the defaults).
         shot_thresholds (tuple[int, int]): positive-label counts above which
             a class is many-shot and below which it is few-shot (for the
             few-shot share of the sampler). Defaults to (10000, 1000).
@@ -129,9 +132,7 @@ class LabelManager:
         self.use_relabel = use_relabel
         self.use_ambiguous = use_ambiguous
         self.score_form = score_form
-        self.gmm = dict(
-            max_iter=10, tol=1e-2, reg_covar=5e-4, min_samples=8,
-            min_var=5e-4) if gmm is None else dict(gmm)
+        self.gmm = gmm_options(gmm)
         self.shot_thresholds = (int(many), int(few))
         self.state = LabelState()
         self.given: Optional[Tensor] = None
@@ -174,6 +175,49 @@ class LabelManager:
                 'environment variable MMBMIX_ALLOW_LABEL_CHANGE=1) to resume '
                 'anyway and rebuild the label state.')
         return True
+
+    def check_num_classes(self, model, dataset) -> None:
+        """The model's K must be the training set's."""
+        k = self.given.shape[1]
+        for field, value in (('model.head.num_classes',
+                              getattr(
+                                  getattr(model, 'head', None), 'num_classes',
+                                  k)), ('data_preprocessor.num_classes',
+                                        getattr(model.data_preprocessor,
+                                                'num_classes', k))):
+            if value is not None and value != k:
+                raise ValueError(
+                    f'LabelManagerHook: config field {field} is {value}, but '
+                    f'the training set {type(dataset).__name__} '
+                    f'({getattr(dataset, "ann_file", "")}) has {k} classes')
+
+    def check_labels_unchanged(self,
+                               digest: Optional[str],
+                               source: str,
+                               allow: bool = False) -> None:
+        """:meth:`labels_changed`; an allowed change rebuilds the state
+        (with a warning)."""
+        if self.labels_changed(digest, source, allow):
+            print_log(
+                'LabelManagerHook: the training labels differ from the '
+                "checkpoint's; allowed: the label state is rebuilt.",
+                logger='current',
+                level=logging.WARNING)
+            self.load_state_dict({})
+
+    def report_unfitted(self) -> None:
+        """Warn once per change which label sets the last update did not
+        split (their labels count as clean)."""
+        sets = self.unfitted_sets()
+        if sets and tuple(sets) != getattr(self, '_reported', None):
+            self._reported = tuple(sets)
+            more = ' ...' if len(sets) > 20 else ''
+            print_log(
+                f'LabelManagerHook: {len(sets)} label sets are not '
+                'split by a mixture and are treated as clean: ' +
+                ', '.join(sets[:20]) + more,
+                logger='current',
+                level=logging.WARNING)
 
     def unfitted_sets(self) -> list:
         """Names of the label sets the last update did not split (too
@@ -221,20 +265,18 @@ class LabelManager:
         p_clean, fitted = clean_prob(
             label_bce(confidence, given), given, **self.gmm)
         self.unfitted = ~fitted
-        if self.clean_positives:
-            p_clean = torch.where(given, 1.0, p_clean)
-        clean = p_clean > 0.5
+        d = decide_labels(p_clean, confidence, given, self.relabel_threshold,
+                          self.clean_positives, self.use_relabel,
+                          self.use_ambiguous)
         if self.true is not None and self.state.label_state is not None:
             # the self-reinforcing loop: correct labels left out of the clean
             # set last epoch that are left out again
             left = (given == self.true) & (self.state.label_state != CLEAN)
-            self.left_out_again = (left & ~clean).sum().item() / max(
-                left.sum().item(), 1)
-        refined, relabeled, confirmed = relabel(confidence, given, clean,
-                                                self.relabel_threshold)
-        self.state.p_clean = p_clean.half()
-        self.state.refined_labels = refined
-        self.state.label_state = label_states(clean, relabeled, confirmed)
+            self.left_out_again = (left & (d.states != CLEAN)).sum().item() \
+                / max(left.sum().item(), 1)
+        self.state.p_clean = d.p_clean.half()
+        self.state.refined_labels = d.refined
+        self.state.label_state = d.states
 
     # ----------------------------------------------------------- outputs
     def training_targets(self):
@@ -286,6 +328,14 @@ class LabelManager:
         return diag
 
     # ------------------------------------------------------------- state
+    def broadcast(self) -> None:
+        """Give every rank rank 0's state, bit for bit."""
+        from mmbmix.utils import broadcast_tensor
+        for name in LabelState.names():
+            value = getattr(self.state, name)
+            if value is not None:
+                setattr(self.state, name, broadcast_tensor(value))
+
     def state_dict(self) -> dict:
         state = dataclasses.asdict(self.state)
         state['label_digest'] = None if self.given is None \

@@ -5,7 +5,7 @@ Pure tensor functions over ``(N, K)`` matrices; each equation lives in one of
 them. :class:`~mmbmix.models.utils.LabelManager` calls them once per epoch.
 """
 import math
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import torch
 
@@ -15,6 +15,78 @@ from .gmm import GMMParams, bic_prefers_two, fit_gmm_1d, gmm_posterior
 # Eq. 9 changed the label's value; CONFIRMED: Eq. 9 decided for the value it
 # already had (trained at weight 1, not in the set R of Eq. 13).
 CLEAN, RELABELED, AMBIGUOUS, CONFIRMED = 0, 1, 2, 3
+# The mixture options of Eq. 7 (``fit_gmm_1d`` / ``fit_gmm_binned`` keyword
+# arguments plus the split rule of :func:`clean_prob`); a user's ``gmm=``
+# updates these, it does not replace them (:func:`gmm_options`).
+GMM_DEFAULTS = dict(
+    max_iter=10,
+    tol=1e-2,
+    reg_covar=5e-4,
+    min_samples=8,
+    min_var=5e-4,
+    split='always')
+
+
+def gmm_options(gmm: Optional[dict] = None) -> dict:
+    """``GMM_DEFAULTS`` updated by ``gmm``; an unknown key is an error."""
+    gmm = dict(gmm or {})
+    unknown = sorted(set(gmm) - set(GMM_DEFAULTS) - {'num_bins'})
+    if unknown:
+        raise ValueError(f'gmm: unknown option(s) {unknown}; known: '
+                         f'{sorted(GMM_DEFAULTS)} and num_bins')
+    return {**GMM_DEFAULTS, **gmm}
+
+
+class LabelDecision(NamedTuple):
+    """Eq. 8-10 for a block of labels (:func:`decide_labels`)."""
+    p_clean: torch.Tensor  # float32 p_G, 1 for clean_positives
+    states: torch.Tensor  # uint8 CLEAN / RELABELED / CONFIRMED / AMBIGUOUS
+    refined: torch.Tensor  # bool labels after Eq. 9
+    targets: torch.Tensor  # bool: refined, or given without re-labeling
+    weights: torch.Tensor  # float32 Eq. 10
+
+
+def decide_labels(p_clean: torch.Tensor,
+                  confidence: torch.Tensor,
+                  given: torch.Tensor,
+                  relabel_threshold: float,
+                  clean_positives: bool = False,
+                  use_relabel: bool = True,
+                  use_ambiguous: bool = True) -> LabelDecision:
+    """The label-wise decision of BalanceMix for any block of labels.
+
+    Eq. 8: a label is clean when ``p_G > 0.5`` (``clean_positives``: every
+    given positive is clean). Eq. 9: a non-clean label whose mean
+    confidence over the views is above ``relabel_threshold`` becomes 1,
+    below ``1 - relabel_threshold`` 0. Eq. 10: clean and decided labels
+    weigh 1, the others (ambiguous) ``p_G``; the Table 5 switches
+    ``use_relabel`` / ``use_ambiguous`` as in :func:`label_weights`.
+
+    Args:
+        p_clean (Tensor): ``(B, K)`` ``p_G`` from the fitted mixtures.
+        confidence (Tensor): ``(B, K)`` mean sigmoid output over the views.
+        given (Tensor): ``(B, K)`` given labels.
+        relabel_threshold (float): epsilon of Eq. 9.
+        clean_positives (bool): given positives are clean. Defaults to
+            False.
+        use_relabel, use_ambiguous (bool): Table 5 switches. Default to
+            True.
+
+    Returns:
+        LabelDecision: every output of the decision, each ``(B, K)``.
+    """
+    given = given.bool()
+    p_clean = p_clean.float()
+    if clean_positives:
+        p_clean = torch.where(given, 1.0, p_clean)
+    clean = p_clean > 0.5
+    refined, relabeled, confirmed = relabel(confidence, given, clean,
+                                            relabel_threshold)
+    states = label_states(clean, relabeled, confirmed)
+    # p_G as the label state keeps it (float16)
+    weights = label_weights(states, p_clean.half(), use_relabel, use_ambiguous)
+    targets = refined if use_relabel else given
+    return LabelDecision(p_clean, states, refined, targets, weights)
 
 
 def label_bce(probs: torch.Tensor,

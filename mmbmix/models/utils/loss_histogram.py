@@ -9,7 +9,7 @@ of ``num_bins`` bins, filled batch by batch during the epoch. Ranks sum their
 histograms with one all-reduce, the mixtures are fit from them
 (:func:`~mmbmix.models.utils.gmm.fit_gmm_binned`, the same binned EM as the
 dense path) and ``p_G`` of a batch's labels is evaluated from the fitted
-mixtures when the batch needs it (:meth:`LossHistogram.clean_prob`). The
+mixtures when the batch needs it (``batch_clean_prob``). The
 state is ``3 x 2K x num_bins`` float64 whatever N is.
 
 The bins of a set span the range its losses had in the previous epoch
@@ -24,8 +24,8 @@ import math
 import torch
 from torch import Tensor
 
-from .gmm import GMMParams, fit_gmm_binned, gmm_posterior
-from .label_refinery import label_groups
+from .gmm import GMMParams, fit_gmm_binned
+from .label_refinery import label_groups, split_rule
 
 
 class LossHistogram:
@@ -46,7 +46,7 @@ class LossHistogram:
         >>> hist.all_reduce()                    # distributed: one call
         >>> params = hist.fit()                  # 2K mixtures (Eq. 7)
         >>> hist.next_epoch()                    # ranges for the next one
-        >>> p_g = LossHistogram.clean_prob(batch_losses, batch_labels, params)
+        >>> p_g = batch_clean_prob(batch_losses, batch_labels, params)
     """
 
     def __init__(self,
@@ -81,12 +81,14 @@ class LossHistogram:
                              self.seen_max))
 
     @torch.no_grad()
-    def update(self, losses: Tensor, labels: Tensor) -> None:
+    def update(self, losses: Tensor, labels: Tensor, idx=None) -> None:
         """Add a batch of per-label BCE losses (Eq. 6) to the histograms.
 
         Args:
             losses (Tensor): ``(B, K)`` losses; non-finite ones are an error.
             labels (Tensor): ``(B, K)`` given labels (0/1 or bool).
+            idx: unused (the instances' indices, which
+                :class:`~mmbmix.models.utils.LossTable` keeps).
         """
         if losses.shape != labels.shape or losses.size(-1) != \
                 self.num_classes:
@@ -124,15 +126,20 @@ class LossHistogram:
         groups = 2 * self.num_classes
         return self.stats.view(3, groups, self.stride)[..., :self.num_bins]
 
-    def fit(self, **gmm_kwargs) -> GMMParams:
+    def fit(self, split: str = 'always', **gmm_kwargs) -> GMMParams:
         """Fit the 2K mixtures (Eq. 7) to this epoch's histograms.
 
         Args:
+            split (str): the split rule of
+                :func:`~mmbmix.models.utils.clean_prob` (``'bic'`` needs
+                every loss and is refused). Defaults to ``'always'``.
             **gmm_kwargs: ``max_iter``, ``tol``, ``reg_covar``,
                 ``min_samples``, ``min_var`` of :func:`fit_gmm_binned`.
         """
+        gmm_kwargs.pop('num_bins', None)  # the histogram's own
         n, s1, s2 = self._view()
-        return fit_gmm_binned(n, s1, s2, self.lo, self.scale, **gmm_kwargs)
+        params = fit_gmm_binned(n, s1, s2, self.lo, self.scale, **gmm_kwargs)
+        return split_rule(params, split)
 
     def next_epoch(self) -> None:
         """Empty the histograms; the next epoch's bins span the ranges seen
@@ -148,12 +155,9 @@ class LossHistogram:
         self.seen_max.fill_(-math.inf)
 
     def state_dict(self) -> dict:
-        return dict(
-            stats=self.stats,
-            lo=self.lo,
-            scale=self.scale,
-            seen_min=self.seen_min,
-            seen_max=self.seen_max)
+        """The bins' ranges (what lasts from one epoch to the next; the
+        counts are empty between epochs, where checkpoints are taken)."""
+        return dict(lo=self.lo, scale=self.scale)
 
     def load_state_dict(self, state: dict) -> None:
         for name, value in state.items():
@@ -163,21 +167,3 @@ class LossHistogram:
                     f'LossHistogram: state field {name} has shape '
                     f'{tuple(value.shape)}, expected {tuple(mine.shape)}')
             setattr(self, name, value.to(mine))
-
-    @staticmethod
-    def clean_prob(losses: Tensor, labels: Tensor,
-                   params: GMMParams) -> Tensor:
-        """``p_G`` (Eq. 8) of a batch's labels from the fitted mixtures.
-
-        Args:
-            losses (Tensor): ``(B, K)`` per-label BCE losses.
-            labels (Tensor): ``(B, K)`` given labels.
-            params (GMMParams): from :meth:`fit`.
-
-        Returns:
-            Tensor: ``(B, K)`` float32 posterior of the small-loss component.
-        """
-        p = gmm_posterior(
-            losses.reshape(-1),
-            label_groups(labels).reshape(-1), params)
-        return p.view(losses.shape).float()

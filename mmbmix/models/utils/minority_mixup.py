@@ -1,12 +1,12 @@
 """Minority-augmented Mixup (BalanceMix, Song et al., AAAI 2024, Eq. 5)."""
 import torch
-from mmpretrain.registry import BATCH_AUGMENTS
+from mmpretrain.registry import MODELS
 from torch.distributions import Beta
 
 from mmbmix.utils import split_dual_batch
 
 
-@BATCH_AUGMENTS.register_module()
+@MODELS.register_module()
 class MinorityMixup:
     """Mix each random instance with its minority partner (Eq. 5).
 
@@ -17,6 +17,10 @@ class MinorityMixup:
 
     with ``lam = max(lam', 1 - lam')``, ``lam' ~ Beta(alpha, alpha)`` drawn
     per pair, so the random instance always dominates (``lam >= 0.5``).
+
+    It halves the batch, so it is registered in ``MODELS``, not in
+    mmpretrain's ``BATCH_AUGMENTS`` (whose augments keep the batch size);
+    :class:`BalanceMixDataPreprocessor` builds it.
 
     Args:
         alpha (float): parameter of the Beta distribution. Defaults to 4.0
