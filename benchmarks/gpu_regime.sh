@@ -20,9 +20,9 @@ if [ "$SIZE" = tiny ]; then
     CELLS="bce:clean balancemix:mislabel40"
 else
     IMAGES=4000; EPOCHS=20; WARMUP=5; TIMEOUT=${CELL_TIMEOUT:-420}
-    CELLS="bce:clean bce:mislabel40 bce:flip40 mixup:mislabel40
+    CELLS=${CELLS:-"bce:clean bce:mislabel40 bce:flip40 mixup:mislabel40
            asl:mislabel40 coteaching:mislabel40 llct:mislabel40
-           balancemix:mislabel40 balancemix:flip40"
+           balancemix:mislabel40 balancemix:flip40"}
 fi
 LEVERS="layout=scatter tile_size=48 warmup=$WARMUP val_every=5"
 R="python3 benchmarks/robustness.py --seeds 0 --epochs $EPOCHS
