@@ -26,12 +26,31 @@ from mmbmix.models.utils.label_manager import LabelState
 from mmbmix.utils import hook_cfgs, register_safe_globals
 
 # LabelManagerHook arguments that the dense LabelManager does not take
-HOOK_ONLY = ('stats_source', 'sparse', 'num_bins', 'num_views', 'batch_size',
-             'num_workers', 'allow_label_change', 'priority')
+HOOK_ONLY = ('stats_source', 'statistics', 'sparse', 'num_bins', 'num_views',
+             'batch_size', 'num_workers', 'allow_label_change', 'priority')
 
 
 class LabelStateError(ValueError):
     """A checkpoint, config or dataset that does not give a label state."""
+
+
+PER_BATCH = ('batch', 'sparse')  # storage of the per-batch manager's state
+
+
+def saved_per_batch(path: str) -> bool:
+    """Whether a checkpoint was saved by the per-batch label manager
+    (``LabelManagerHook(stats_source='batch')``, the default), whose label
+    states are decided batch by batch and not saved: the tools then make
+    them from the checkpoint's model (``--refit``)."""
+    if not osp.isfile(path):
+        return False
+    register_safe_globals()
+    try:
+        ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception:  # the tools' own loading says what is wrong
+        return False
+    state = ckpt.get(STATE_KEY) if isinstance(ckpt, dict) else None
+    return bool(state) and state.get('storage') in PER_BATCH
 
 
 def load_label_state(path: str) -> dict:
@@ -46,11 +65,11 @@ def load_label_state(path: str) -> dict:
     register_safe_globals()
     ckpt = torch.load(path, map_location='cpu', weights_only=True)
     state = ckpt.get(STATE_KEY) if isinstance(ckpt, dict) else None
-    if state and state.get('storage') == 'sparse':
+    if state and state.get('storage') in PER_BATCH:
         raise LabelStateError(
-            f'{path} was saved by LabelManagerHook(sparse=True), which keeps '
+            f'{path} was saved by the per-batch label manager, which keeps '
             f'no per-label state (field {STATE_KEY!r}.storage is '
-            "'sparse'); use --refit")
+            f"{state.get('storage')!r}); use --refit")
     if not state or state.get('label_state') is None:
         raise LabelStateError(
             f'{path} has no label state (field {STATE_KEY!r}.label_state): '

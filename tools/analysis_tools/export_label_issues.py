@@ -41,7 +41,7 @@ import mmbmix  # noqa: F401  (registers the datasets)
 from mmbmix.apis import (LabelStateError, build_train_set, cleaned_labels,
                          detection_scores, load_label_state, load_labels,
                          predict_train_set, rank_label_issues,
-                         refit_label_state)
+                         refit_label_state, saved_per_batch)
 from mmbmix.models.utils import LabelManager
 from mmbmix.models.utils.label_refinery import AMBIGUOUS, RELABELED
 
@@ -89,6 +89,11 @@ def parse_args(argv=None):
 def label_state_of(args, cfg, given):
     """``(label_state, refined, p_clean, confidence)`` of the run."""
     confidence = None
+    if not args.refit and saved_per_batch(args.checkpoint):
+        print(f'{args.checkpoint}: saved by the per-batch label manager (no '
+              'per-label state): the label state is made from its model, '
+              'as with --refit')
+        args.refit = True
     if args.refit or not args.no_confidence:
         confidence = predict_train_set(cfg, args.checkpoint, args.batch_size)
     if args.refit:

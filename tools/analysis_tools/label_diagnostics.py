@@ -33,7 +33,7 @@ import mmbmix  # noqa: F401  (registers the datasets)
 from mmbmix.apis import (STATE_KEY, LabelStateError, build_train_set,
                          load_label_state)
 from mmbmix.apis import load_labels as _dataset_labels
-from mmbmix.apis import predict_train_set, refit_label_state
+from mmbmix.apis import predict_train_set, refit_label_state, saved_per_batch
 from mmbmix.models.utils.label_refinery import (CLEAN, RELABELED,
                                                 label_diagnostics)
 
@@ -131,6 +131,11 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         given, true, classes = load_labels(args.config)
+        if not args.refit and saved_per_batch(args.checkpoint):
+            print(f'{args.checkpoint}: saved by the per-batch label manager '
+                  '(no per-label state): the label state is made from its '
+                  'model, as with --refit')
+            args.refit = True
         if args.refit:
             cfg = Config.fromfile(args.config)
             state = refit_label_state(

@@ -42,6 +42,12 @@ class BalanceMixDataPreprocessor(ClsDataPreprocessor):
         num_classes (int): number of classes K.
         mix (dict): config of the batch mixer (``MODELS`` registry).
             Defaults to ``dict(type='MinorityMixup', alpha=4.0)``.
+        label_weighting (str): ``'random'``: a mixed label weighs its
+            random instance's weight (the paper); ``'per_half'``: each half
+            weighs its own (the mixup criterion ``lam w_R BCE(f, y_R) +
+            (1 - lam) w_M BCE(f, y_M)``, written as one BCE with weight
+            ``lam w_R + (1 - lam) w_M`` and the matching target; a variant).
+            Defaults to ``'random'``.
         **kwargs: the arguments of ``ClsDataPreprocessor`` (``mean``,
             ``std``, ``to_rgb``, ...). ``batch_augments`` is not accepted:
             the mixing is this class's job.
@@ -50,7 +56,13 @@ class BalanceMixDataPreprocessor(ClsDataPreprocessor):
     def __init__(self,
                  num_classes: int,
                  mix: dict = dict(type='MinorityMixup', alpha=4.0),
+                 label_weighting: str = 'random',
                  **kwargs) -> None:
+        if label_weighting not in ('random', 'per_half'):
+            raise ValueError('BalanceMixDataPreprocessor: label_weighting '
+                             "must be 'random' or 'per_half', got "
+                             f'{label_weighting!r}')
+        weighting = label_weighting  # set after Module.__init__
         if kwargs.get('batch_augments') is not None:
             raise ValueError(
                 'BalanceMixDataPreprocessor: batch_augments must be None; '
@@ -58,6 +70,7 @@ class BalanceMixDataPreprocessor(ClsDataPreprocessor):
         kwargs['to_onehot'] = True
         super().__init__(num_classes=num_classes, **kwargs)
         self.mixer = MODELS.build(mix)
+        self.label_weighting = weighting
 
     def forward(self, data: dict, training: bool = False) -> dict:
         if training:
@@ -69,10 +82,20 @@ class BalanceMixDataPreprocessor(ClsDataPreprocessor):
         targets = torch.stack([s.gt_score for s in samples]).float()
         weights = None
         if 'label_weight' in samples[0]:
+            weights = torch.stack([s.label_weight
+                                   for s in samples]).to(targets)
+        inputs, mixed, lam = self.mixer(data['inputs'], targets)
+        if weights is not None and self.label_weighting == 'per_half':
+            (y_r, y_m), (w_r, w_m) = map(split_dual_batch, (targets, weights))
+            a, b = lam.view(-1, 1) * w_r, (1 - lam.view(-1, 1)) * w_m
+            weights = a + b
+            mixed = torch.where(weights > 0,
+                                (a * y_r + b * y_m) / weights.clamp_min(1e-12),
+                                mixed)
+        elif weights is not None:
             # a mixed instance's label weights are its random instance's
-            weights = torch.stack([s.label_weight for s in samples])
-            weights = split_dual_batch(weights)[0].to(targets)
-        inputs, targets, _ = self.mixer(data['inputs'], targets)
+            weights = split_dual_batch(weights)[0]
+        targets = mixed
         # One DataSample per mixed instance.
         samples, _ = split_dual_batch(samples)
         if weights is None:

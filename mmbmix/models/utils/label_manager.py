@@ -19,9 +19,9 @@ from torch import Tensor
 
 from mmbmix.datasets.utils import label_digest
 
-from .label_refinery import (CLEAN, clean_prob, decide_labels, gmm_options,
-                             label_bce, label_weights, state_counts,
-                             state_figures)
+from .label_refinery import (AMBIGUOUS_RULES, CLEAN, clean_prob, decide_labels,
+                             gmm_options, label_bce, label_weights,
+                             state_counts, state_figures)
 from .minority_score import class_confidence, instance_score, sampling_probs
 
 SCORE_FORMS = ('literal', 'mean')
@@ -97,6 +97,10 @@ class LabelManager:
             (Eq. 8 and 9 then decide the negatives only), for missing
             labels, where a given positive is never wrong. Defaults to False
             (the paper: every label is managed).
+        ambiguous (str), weight_floor (float): how ambiguous labels are
+            trained, see :func:`decide_labels` (variants other than the
+            paper's ``'weight'`` and 0 take :class:`BatchLabelManager`).
+            Default to ``'weight'`` and 0.
     """
 
     def __init__(self,
@@ -109,8 +113,24 @@ class LabelManager:
                  score_form: str = 'literal',
                  gmm: Optional[dict] = None,
                  shot_thresholds: Sequence[int] = (10000, 1000),
-                 clean_positives: bool = False) -> None:
+                 clean_positives: bool = False,
+                 ambiguous: str = 'weight',
+                 weight_floor: float = 0.0) -> None:
         name = type(self).__name__
+        if ambiguous not in AMBIGUOUS_RULES:
+            raise ValueError(f'{name}: ambiguous must be one of '
+                             f'{AMBIGUOUS_RULES}, got {ambiguous!r}')
+        if not 0.0 <= float(weight_floor) <= 1.0:
+            raise ValueError(f'{name}: weight_floor must be in [0, 1], got '
+                             f'{weight_floor!r}')
+        if name == 'LabelManager' and (ambiguous != 'weight'
+                                       or weight_floor > 0):
+            raise ValueError(
+                f'{name}: ambiguous={ambiguous!r} / weight_floor='
+                f'{weight_floor} are options of the per-batch manager '
+                "(LabelManagerHook stats_source='batch')")
+        self.ambiguous = ambiguous
+        self.weight_floor = float(weight_floor)
         if not (isinstance(warmup_epochs, int) and warmup_epochs >= 0):
             raise ValueError(f'{name}: warmup_epochs must be a non-negative '
                              f'int, got {warmup_epochs!r}')

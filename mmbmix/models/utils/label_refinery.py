@@ -37,12 +37,16 @@ def gmm_options(gmm: Optional[dict] = None) -> dict:
     return {**GMM_DEFAULTS, **gmm}
 
 
+AMBIGUOUS_RULES = ('weight', 'refine')
+
+
 class LabelDecision(NamedTuple):
     """Eq. 8-10 for a block of labels (:func:`decide_labels`)."""
     p_clean: torch.Tensor  # float32 p_G, 1 for clean_positives
     states: torch.Tensor  # uint8 CLEAN / RELABELED / CONFIRMED / AMBIGUOUS
     refined: torch.Tensor  # bool labels after Eq. 9
-    targets: torch.Tensor  # bool: refined, or given without re-labeling
+    targets: torch.Tensor  # refined (or given without re-labeling); float
+    #                        soft targets with ambiguous='refine'
     weights: torch.Tensor  # float32 Eq. 10
 
 
@@ -52,7 +56,9 @@ def decide_labels(p_clean: torch.Tensor,
                   relabel_threshold: float,
                   clean_positives: bool = False,
                   use_relabel: bool = True,
-                  use_ambiguous: bool = True) -> LabelDecision:
+                  use_ambiguous: bool = True,
+                  ambiguous: str = 'weight',
+                  weight_floor: float = 0.0) -> LabelDecision:
     """The label-wise decision of BalanceMix for any block of labels.
 
     Eq. 8: a label is clean when ``p_G > 0.5`` (``clean_positives``: every
@@ -71,6 +77,12 @@ def decide_labels(p_clean: torch.Tensor,
             False.
         use_relabel, use_ambiguous (bool): Table 5 switches. Default to
             True.
+        ambiguous (str): ``'weight'`` (Eq. 10: given value at weight
+            ``p_G``) or ``'refine'`` (DivideMix's label refinement: target
+            ``p_G * y + (1 - p_G) * f(x)`` at weight 1; a variant).
+            Defaults to ``'weight'``.
+        weight_floor (float): ``'weight'`` only: an ambiguous label weighs
+            at least this (a variant; 0 is the paper's). Defaults to 0.
 
     Returns:
         LabelDecision: every output of the decision, each ``(B, K)``.
@@ -86,6 +98,16 @@ def decide_labels(p_clean: torch.Tensor,
     # p_G as the label state keeps it (float16)
     weights = label_weights(states, p_clean.half(), use_relabel, use_ambiguous)
     targets = refined if use_relabel else given
+    if use_ambiguous and (ambiguous == 'refine' or weight_floor > 0):
+        decided = (states == RELABELED) | (states == CONFIRMED)
+        trained = (states == CLEAN) | (decided & use_relabel)
+        if ambiguous == 'refine':  # p_G y + (1 - p_G) f(x), weight 1
+            soft = p_clean * given.float() + (1 - p_clean) * confidence.float()
+            targets = torch.where(trained, targets.float(), soft)
+            weights = torch.ones_like(weights)
+        else:
+            weights = torch.where(trained, weights,
+                                  weights.clamp_min(weight_floor))
     return LabelDecision(p_clean, states, refined, targets, weights)
 
 
@@ -317,7 +339,7 @@ def state_counts(given: torch.Tensor,
     if targets is not None:
         trained = weights > 0
         counts['trained'] = trained.sum().item()
-        counts['trained_wrong'] = ((targets.bool() != true)
+        counts['trained_wrong'] = (((targets > 0.5) != true)
                                    & trained).sum().item()
     return counts
 
