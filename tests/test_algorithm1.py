@@ -2,20 +2,16 @@
 2312.07087, Appendix A, line 13): each batch's labels are decided before its
 step, under the model of that step, from two distinct views of each
 instance, and the decision rides in the batch's samples."""
-import os.path as osp
-import sys
 
 import pytest
 import torch
+from _bmix_config import small_bmix_config
 from mmengine.runner import Runner
 
 import mmbmix  # noqa: F401  (registers the components)
 from mmbmix.engine.confidence import batch_views, predict
 from mmbmix.engine.hooks import LabelManagerHook
 from mmbmix.models.utils import BatchLabelManager
-
-sys.path.insert(0, osp.dirname(__file__))
-from _bmix_config import small_bmix_config  # noqa: E402
 
 
 @pytest.mark.timeout(300)

@@ -3,10 +3,11 @@ resume and 2-process distributed training."""
 import os
 import os.path as osp
 import subprocess
-import sys
 
+import _state_dump_hook  # noqa: F401  (registers LabelStateDumpHook)
 import pytest
 import torch
+from _bmix_config import ROOT, small_bmix_config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 from mmpretrain.registry import HOOKS
@@ -15,10 +16,6 @@ from mmbmix.engine.confidence import OnlineConfidence, predict
 from mmbmix.engine.hooks import LabelManagerHook
 from mmbmix.models.utils.label_refinery import AMBIGUOUS, CLEAN, RELABELED
 from mmbmix.utils import register_safe_globals, split_dual_batch
-
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import _state_dump_hook  # noqa: E402,F401  (registers LabelStateDumpHook)
-from _bmix_config import ROOT, small_bmix_config  # noqa: E402
 
 
 def _state(work_dir, epoch, rank=0):

@@ -1,19 +1,16 @@
 """``register_safe_globals``: mmengine checkpoints load with weights_only."""
 import os.path as osp
 import pickle
-import sys
 
 import pytest
 import torch
+from _tiny_config import tiny_config
 from mmengine.hooks import Hook
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import Runner
 from mmengine.utils import digit_version
 
 from mmbmix.utils import register_safe_globals
-
-sys.path.insert(0, osp.dirname(__file__))
-from _tiny_config import tiny_config  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     digit_version(torch.__version__) < digit_version('2.6.0'),

@@ -1,12 +1,11 @@
 """ML-Decoder head: shapes, group FC, label-weighted loss, and learning."""
-import os.path as osp
-import sys
 
 import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from _bmix_config import small_bmix_config
 from mmengine.runner import Runner
 from mmpretrain.evaluation import AveragePrecision
 from mmpretrain.registry import MODELS
@@ -15,9 +14,6 @@ from mmpretrain.structures import DataSample
 import mmbmix  # noqa: F401  (registers the components)
 from mmbmix.datasets.mosaic import load_source, render_mosaics
 from mmbmix.models.heads import GroupFC
-
-sys.path.insert(0, osp.dirname(__file__))
-from _bmix_config import small_bmix_config  # noqa: E402
 
 
 def _head(num_classes, num_queries=4, in_channels=8, **kwargs):

@@ -4,14 +4,11 @@ same noisy labels by a wide margin. If it did not, the training side (the
 targets and weights reaching the loss) would be at fault, whatever the
 selection."""
 import os.path as osp
-import sys
 
+import _oracle_hook  # noqa: F401  (registers OracleSelectionHook)
 import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
-
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import _oracle_hook  # noqa: E402,F401  (registers OracleSelectionHook)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 BCE = osp.join(ROOT, 'configs', 'bce',

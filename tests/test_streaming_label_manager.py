@@ -2,11 +2,12 @@
 checkpoint, and LabelManagerHook(sparse=True) end to end."""
 import io
 import os.path as osp
-import sys
 
+import _state_dump_hook  # noqa: F401  (registers LabelStateDumpHook)
 import numpy as np
 import pytest
 import torch
+from _bmix_config import small_bmix_config
 from mmengine.runner import Runner
 
 import mmbmix  # noqa: F401  (registers the components)
@@ -15,10 +16,6 @@ from mmbmix.engine.hooks import LabelManagerHook
 from mmbmix.models.utils import (BatchLabelManager, LabelManager,
                                  StreamingLabelManager)
 from mmbmix.utils import register_safe_globals
-
-sys.path.insert(0, osp.dirname(__file__))
-import _state_dump_hook  # noqa: E402,F401  (registers LabelStateDumpHook)
-from _bmix_config import small_bmix_config  # noqa: E402
 
 N, K, B = 3000, 12, 256
 

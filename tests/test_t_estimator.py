@@ -2,11 +2,11 @@
 import io
 import math
 import os.path as osp
-import sys
 
 import pytest
 import torch
 import torch.nn.functional as F
+from _tiny_config import tiny_config
 from mmengine.runner import Runner
 from mmpretrain.registry import HOOKS, MODELS
 
@@ -15,9 +15,6 @@ from mmbmix.models.utils.transition_estimator import (anchor_transition,
                                                       cooccurrence_transition,
                                                       estimate_transition,
                                                       small_loss_selection)
-
-sys.path.insert(0, osp.dirname(__file__))
-from _tiny_config import tiny_config  # noqa: E402
 
 # Four clusters of instances; each class is likely (+1) in two of them and
 # unlikely (-1) in the other two, so the classes are correlated and every

@@ -13,9 +13,7 @@ import sys
 
 import pytest
 import torch
-
-sys.path.insert(0, osp.dirname(__file__))
-from _tiny_config import tiny_config  # noqa: E402
+from _tiny_config import tiny_config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MAP = re.compile(r'multi-label/mAP: ([\d.]+)')

@@ -4,11 +4,10 @@ workers, LabelNoiseDataset, DualBatchSampler, two ranks), the data
 preprocessor's targets and weights are those of each sample's own row, the
 minority half is mixed as Eq. 5 says, and the loss under weights 1 is BCE's.
 """
-import os.path as osp
-import sys
 
 import pytest
 import torch
+from _bmix_config import small_bmix_config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmpretrain.models.heads import MultiLabelLinearClsHead
@@ -20,9 +19,6 @@ from mmbmix.engine.hooks import LabelManagerHook
 from mmbmix.models import BalanceMixHead
 from mmbmix.models.utils import MinorityMixup
 from mmbmix.utils import split_dual_batch
-
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from _bmix_config import small_bmix_config  # noqa: E402
 
 
 @MODELS.register_module()

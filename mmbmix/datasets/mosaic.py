@@ -233,6 +233,30 @@ def _resize(images: np.ndarray, size: int) -> np.ndarray:
     return x[:, 0].round().clamp(0, 255).to(torch.uint8).numpy()
 
 
+def _grid_cells(labels: np.ndarray, grid: int, rng: np.random.Generator):
+    """``(img, cell)`` of each object (``np.nonzero(labels)`` order): a
+    random distinct cell of its image's ``grid x grid`` canvas."""
+    num_images = labels.shape[0]
+    img = np.nonzero(labels)[0]  # one row per object, grouped by image
+    first = np.searchsorted(img, np.arange(num_images))
+    rank = np.arange(img.size) - first[img]
+    cells = np.argsort(rng.random((num_images, grid * grid)), axis=1)
+    return img, cells[img, rank]
+
+
+def _pick_sources(labels: np.ndarray, src_images: np.ndarray,
+                  src_labels: np.ndarray,
+                  rng: np.random.Generator) -> np.ndarray:
+    """A random source image of each object's class (``np.nonzero(labels)``
+    order)."""
+    cls = np.nonzero(labels)[1]
+    pool = np.argsort(src_labels, kind='stable')
+    size = np.bincount(src_labels, minlength=labels.shape[1])
+    start = np.concatenate([[0], np.cumsum(size)[:-1]])
+    pick = np.floor(rng.random(cls.size) * size[cls]).astype(np.int64)
+    return src_images[pool[start[cls] + pick]]
+
+
 def render_mosaics(labels: np.ndarray, src_images: np.ndarray,
                    src_labels: np.ndarray, grid: int, tile_size: int,
                    rng: np.random.Generator) -> np.ndarray:
@@ -249,19 +273,10 @@ def render_mosaics(labels: np.ndarray, src_images: np.ndarray,
     Returns:
         np.ndarray: uint8 ``(M, grid * tile_size, grid * tile_size)``.
     """
-    num_images, num_classes = labels.shape
-    img, cls = np.nonzero(labels)  # one row per tile, grouped by image
-    # A random distinct cell for each tile of an image.
-    first = np.searchsorted(img, np.arange(num_images))
-    rank = np.arange(img.size) - first[img]
-    cells = np.argsort(rng.random((num_images, grid * grid)), axis=1)
-    cell = cells[img, rank]
-    # A random source image of the tile's class.
-    pool = np.argsort(src_labels, kind='stable')
-    size = np.bincount(src_labels, minlength=num_classes)
-    start = np.concatenate([[0], np.cumsum(size)[:-1]])
-    pick = np.floor(rng.random(img.size) * size[cls]).astype(np.int64)
-    tiles = _resize(src_images[pool[start[cls] + pick]], tile_size)
+    num_images = labels.shape[0]
+    img, cell = _grid_cells(labels, grid, rng)
+    tiles = _resize(_pick_sources(labels, src_images, src_labels, rng),
+                    tile_size)
     canvas = np.zeros((num_images, grid, tile_size, grid, tile_size),
                       dtype=np.uint8)
     canvas[img, cell // grid, :, cell % grid, :] = tiles
@@ -295,13 +310,9 @@ def render_free(
     Returns:
         np.ndarray: uint8 ``(M, side, side)``.
     """
-    num_images, num_classes = labels.shape
-    img, cls = np.nonzero(labels)
-    pool = np.argsort(src_labels, kind='stable')
-    size = np.bincount(src_labels, minlength=num_classes)
-    start = np.concatenate([[0], np.cumsum(size)[:-1]])
-    pick = np.floor(rng.random(img.size) * size[cls]).astype(np.int64)
-    src = src_images[pool[start[cls] + pick]]
+    num_images = labels.shape[0]
+    img = np.nonzero(labels)[0]
+    src = _pick_sources(labels, src_images, src_labels, rng)
     lo, hi = scale_range
     sides = np.maximum(1, np.round(rng.uniform(lo, hi, img.size) *
                                    side)).astype(np.int64)
@@ -344,17 +355,9 @@ def render_scatter(
     Returns:
         np.ndarray: uint8 ``(M, grid * tile_size, grid * tile_size)``.
     """
-    num_images, num_classes = labels.shape
-    img, cls = np.nonzero(labels)
-    first = np.searchsorted(img, np.arange(num_images))
-    rank = np.arange(img.size) - first[img]
-    cells = np.argsort(rng.random((num_images, grid * grid)), axis=1)
-    cell = cells[img, rank]
-    pool = np.argsort(src_labels, kind='stable')
-    size = np.bincount(src_labels, minlength=num_classes)
-    start = np.concatenate([[0], np.cumsum(size)[:-1]])
-    pick = np.floor(rng.random(img.size) * size[cls]).astype(np.int64)
-    src = src_images[pool[start[cls] + pick]]
+    num_images = labels.shape[0]
+    img, cell = _grid_cells(labels, grid, rng)
+    src = _pick_sources(labels, src_images, src_labels, rng)
     lo, hi = scale_range
     sides = np.clip(
         np.round(rng.uniform(lo, hi, img.size) * tile_size), 1,

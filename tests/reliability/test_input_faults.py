@@ -67,14 +67,14 @@ def test_nan_loss_stops_with_a_clear_error(tmp_path, data_root):
     assert not glob.glob(str(tmp_path / '*.pth'))  # nothing NaN was saved
 
 
-def _hook(given):
-    hook = LabelManagerHook(warmup_epochs=1, shot_thresholds=(30, 5))
+def _hook(given, source='audit'):
+    hook = LabelManagerHook(
+        stats_source=source, warmup_epochs=1, shot_thresholds=(30, 5))
     hook.manager.reset(given)
     return hook
 
 
-@pytest.mark.parametrize('case', ['empty_class', 'constant', 'all_zero'])
-def test_degenerate_statistics_stay_finite(case):
+def _degenerate(case):
     g = torch.Generator().manual_seed(0)
     n, k = 200, 6
     given = torch.rand(n, k, generator=g) < 0.3
@@ -86,6 +86,32 @@ def test_degenerate_statistics_stay_finite(case):
         conf = torch.full((n, k), 0.3)  # every loss of a set is equal
     else:
         conf = torch.zeros(n, k)  # saturated: BCE of positives is inf
+    return given, conf
+
+
+@pytest.mark.parametrize('case', ['empty_class', 'constant', 'all_zero'])
+def test_degenerate_statistics_stay_finite_per_batch(case):
+    """The default (per-batch) manager on the same degenerate sets."""
+    given, conf = _degenerate(case)
+    m = _hook(given, 'batch').manager
+    idx = torch.arange(len(given))
+    assert m.step(idx, conf, len(idx)) == (None, None)  # warm-up
+    m.update(epoch=2)
+    probs = m.state.sampling_probs
+    targets, w = m.step(idx, conf, len(idx))
+    assert torch.isfinite(probs).all() and (probs > 0).all()
+    assert abs(probs.sum().item() - 1) < 1e-9
+    assert torch.isfinite(w).all() and (w >= 0).all() and (w <= 1).all()
+    if case == 'empty_class':  # the other classes are still managed
+        assert (w < 1).any()
+    if case == 'constant':  # nothing to split: every label clean
+        assert (w == 1).all() and torch.equal(targets, given)
+
+
+@pytest.mark.parametrize('case', ['empty_class', 'constant', 'all_zero'])
+def test_degenerate_statistics_stay_finite(case):
+    given, conf = _degenerate(case)
+    n = len(given)
     hook = _hook(given)
     hook.manager.update(conf, epoch=2)
     state = hook.manager.state
