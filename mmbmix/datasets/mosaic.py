@@ -275,8 +275,8 @@ def render_mosaics(labels: np.ndarray, src_images: np.ndarray,
     """
     num_images = labels.shape[0]
     img, cell = _grid_cells(labels, grid, rng)
-    tiles = _resize(_pick_sources(labels, src_images, src_labels, rng),
-                    tile_size)
+    tiles = _resize(
+        _pick_sources(labels, src_images, src_labels, rng), tile_size)
     canvas = np.zeros((num_images, grid, tile_size, grid, tile_size),
                       dtype=np.uint8)
     canvas[img, cell // grid, :, cell % grid, :] = tiles
