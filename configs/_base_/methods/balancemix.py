@@ -8,10 +8,11 @@
 #     data_preprocessor = {{_base_.balancemix_data_preprocessor}}
 #     model = dict(head={{_base_.balancemix_head}})
 #     default_hooks = {{_base_.balancemix_hooks}}
-# The sampler yields a random half and a minority half (Eq. 3-4), the data
-# preprocessor mixes them (Eq. 5) with the managed labels, the head weights
-# each label's BCE (Eq. 10) and the label manager refits the per-class
-# mixtures and re-labels once per epoch (Eq. 6-9). The hooks sit in
+# The sampler yields a random half and a minority half (Eq. 3-4), the label
+# manager decides each batch's labels before its step from two views under
+# the current model (Eq. 8-9, Algorithm 1) and refits the per-class mixtures
+# once per epoch (Eq. 6-7), the data preprocessor mixes the halves (Eq. 5)
+# with the managed labels, and the head weights each label's BCE (Eq. 10). The hooks sit in
 # default_hooks, where mmengine merges by name, so that one line changes one
 # argument, e.g. default_hooks = dict(label_manager=dict(warmup_epochs=5)),
 # and custom_hooks stays free for your own.

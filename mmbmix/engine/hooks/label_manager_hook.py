@@ -80,9 +80,7 @@ class LabelManagerHook(Hook):
         self.per_batch = stats_source == 'batch'
         self.manager = BatchLabelManager(statistics=statistics, **manager) \
             if self.per_batch else LabelManager(**manager)
-        self.source = None  # the per-epoch managers' confidences
-        self._loaded_digest: Optional[str] = None
-        self.diagnostics: dict = {}
+        self.source, self._loaded_digest, self.diagnostics = None, None, {}
 
     def before_train(self, runner) -> None:
         loader = runner.train_dataloader
@@ -100,11 +98,12 @@ class LabelManagerHook(Hook):
                                 f'{type(obj).__name__}')
         dataset = loader.dataset
         labels = get_label_csr if self.per_batch else get_label_matrix
-        clean = getattr(dataset, 'clean_label_csr', None) \
-            if self.per_batch else None
-        if clean is None:
-            clean = getattr(dataset, 'clean_label_matrix', None)
-        self.manager.reset(labels(dataset), clean)
+        clean = getattr(dataset, 'clean_label_csr', None) if \
+            self.per_batch else None  # CSR where the dataset keeps it so
+        self.manager.reset(
+            labels(dataset),
+            getattr(dataset, 'clean_label_matrix', None)
+            if clean is None else clean)
         self.manager.check_num_classes(model, dataset)
         self.manager.check_labels_unchanged(
             self._loaded_digest,
@@ -133,8 +132,8 @@ class LabelManagerHook(Hook):
         if self.per_batch:
             targets, weights = self._manage_batch(runner.model, data_batch,
                                                   idx)
-        else:
-            if self.source is not None and self.stats_source == 'online':
+        else:  # the per-epoch managers' tables ('online' records first)
+            if self.stats_source == 'online':
                 self.source.record(runner.model, data_batch)
             targets, weights = self.manager.training_targets()
             if targets is not None:
@@ -183,12 +182,8 @@ class LabelManagerHook(Hook):
         runner.logger.info(f'Epoch(label) [{runner.epoch + 1}] ' +
                            '  '.join(f'{k}: {v:.4f}'
                                      for k, v in self.diagnostics.items()))
-        runner.visualizer.add_scalars(
-            {
-                f'label/{k}': v
-                for k, v in self.diagnostics.items()
-            },
-            step=runner.epoch + 1)
+        scalars = {f'label/{k}': v for k, v in self.diagnostics.items()}
+        runner.visualizer.add_scalars(scalars, step=runner.epoch + 1)
 
     def state_dict(self) -> dict:
         return self.manager.state_dict()
