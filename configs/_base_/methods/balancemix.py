@@ -12,10 +12,11 @@
 # manager decides each batch's labels before its step from two views under
 # the current model (Eq. 8-9, Algorithm 1) and refits the per-class mixtures
 # once per epoch (Eq. 6-7), the data preprocessor mixes the halves (Eq. 5)
-# with the managed labels, and the head weights each label's BCE (Eq. 10). The hooks sit in
-# default_hooks, where mmengine merges by name, so that one line changes one
-# argument, e.g. default_hooks = dict(label_manager=dict(warmup_epochs=5)),
-# and custom_hooks stays free for your own.
+# with the managed labels, and the head weights each label's BCE (Eq. 10).
+# The hooks sit in default_hooks, where mmengine merges by name, so that one
+# line changes one argument, e.g.
+# default_hooks = dict(label_manager=dict(warmup_epochs=5)), and custom_hooks
+# stays free for your own.
 balancemix_batch_sampler = dict(type='DualBatchSampler')
 balancemix_data_preprocessor = dict(
     type='BalanceMixDataPreprocessor',
