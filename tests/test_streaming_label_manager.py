@@ -226,3 +226,33 @@ def test_sparse_hook_trains_and_resumes(tmp_path):
     for key in ('lo', 'scale'):
         torch.testing.assert_close(
             a['stats'][key], b['stats'][key], rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize('statistics', ['exact', 'histogram'])
+def test_a_restored_manager_decides_like_the_saved_one(statistics):
+    """Resume at an epoch boundary: a manager restored from the saved state
+    (through torch.save) decides every label of the next epoch and samples
+    exactly like the one that kept running."""
+    given, true, conf = _problem(n=1200)
+    kw = dict(warmup_epochs=1, statistics=statistics)
+    m = BatchLabelManager(**kw)
+    m.reset(given, true)
+    perm = torch.randperm(1200, generator=torch.Generator().manual_seed(2))
+    _epoch(m, conf, 1, perm)
+    _epoch(m, conf, 2, perm)
+    buf = io.BytesIO()
+    torch.save(m.state_dict(), buf)
+    buf.seek(0)
+    r = BatchLabelManager(**kw)
+    r.load_state_dict(torch.load(buf, weights_only=False))
+    r.reset(given, true)
+    r.check_state()
+    assert torch.equal(r.state.sampling_probs, m.state.sampling_probs)
+    for (i1, t1,
+         w1), (i2, t2,
+               w2) in zip(_epoch(m, conf, 3, perm), _epoch(r, conf, 3, perm)):
+        assert torch.equal(t1, t2) and torch.equal(w1, w2)
+    assert torch.equal(r.state.sampling_probs, m.state.sampling_probs)
+    # the mixtures fitted after the resumed epoch (histogram ranges too)
+    for a, b in zip(r.params, m.params):
+        assert torch.equal(a, b)
