@@ -106,3 +106,20 @@ def test_per_half_weighting_is_the_mixup_criterion():
     assert torch.equal(out['data_samples'][0].label_weight, w[0])
     with pytest.raises(ValueError, match='label_weighting'):
         BalanceMixDataPreprocessor(num_classes=3, label_weighting='both')
+
+
+def test_a_warmup_that_never_ends_is_reported():
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_instance('mmbmix_warmup_test')
+    messages = []
+    handler = __import__('logging').Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger.addHandler(handler)
+    m = BatchLabelManager(warmup_epochs=6)
+    m.check_warmup(max_epochs=7)
+    assert not messages
+    m.check_warmup(max_epochs=6)
+    assert len(messages) == 1
+    assert 'warmup_epochs=6 >= train_cfg.max_epochs=6' in messages[0]
+    BatchLabelManager(warmup_epochs=6, use_clean=False).check_warmup(6)
+    assert len(messages) == 1  # nothing to manage: nothing to say

@@ -105,6 +105,7 @@ class LabelManagerHook(Hook):
             getattr(dataset, 'clean_label_matrix', None)
             if clean is None else clean)
         self.manager.check_num_classes(model, dataset)
+        self.manager.check_warmup(runner.max_epochs)
         self.manager.check_labels_unchanged(
             self._loaded_digest,
             getattr(dataset, 'ann_file',

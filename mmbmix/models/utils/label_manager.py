@@ -211,6 +211,19 @@ class LabelManager:
                     f'the training set {type(dataset).__name__} '
                     f'({getattr(dataset, "ann_file", "")}) has {k} classes')
 
+    def check_warmup(self, max_epochs: int) -> None:
+        """Warn when the warm-up never ends: with ``warmup_epochs >=
+        max_epochs`` no label is ever managed (the run is Mixup with the
+        minority sampler)."""
+        if self.use_clean and self.warmup_epochs >= max_epochs:
+            print_log(
+                f'LabelManagerHook: warmup_epochs={self.warmup_epochs} >= '
+                f'train_cfg.max_epochs={max_epochs}: no label is ever '
+                'managed (Eq. 6-10 start after the warm-up); lower '
+                'warmup_epochs or train longer',
+                logger='current',
+                level=logging.WARNING)
+
     def check_labels_unchanged(self,
                                digest: Optional[str],
                                source: str,
