@@ -107,9 +107,8 @@ class DualBatchSampler(BatchSampler):
     def minority_indices(self, num: int) -> torch.Tensor:
         """Draw ``num`` indices with replacement from the minority sampler.
 
-        Inverse-CDF sampling (``searchsorted``) costs O(num log N): one epoch
-        of indices for N = 1,000,000 is drawn well under the 0.2 s target
-        (see ``benchmarks/sampler.py``).
+        Inverse-CDF sampling (``searchsorted``), O(num log N); its cost:
+        ``benchmarks/sampler.py``.
         """
         g = self._generator()
         if self._cdf is None:

@@ -38,9 +38,7 @@ def _chunks(n: int, device: torch.device) -> List[slice]:
     torch runs ``scatter_reduce_``, ``index_add_`` and ``index_select`` on a
     single thread on CPU; the passes over the values are split into
     ``torch.get_num_threads()`` chunks run from a thread pool (torch releases
-    the GIL). Measured on 2 idle cores with 6.5M values: a scatter-max
-    19.6 ms on one thread, 10.7 ms split over two; an ``index_add_`` 9.9 ->
-    5.4 ms.
+    the GIL); the timings: ``docs/implementation_notes.md``.
     """
     threads = torch.get_num_threads() if device.type == 'cpu' else 1
     parts = max(1, min(threads, n // _MIN_CHUNK))
@@ -128,10 +126,9 @@ def fit_gmm_1d(values: Tensor,
         min_var (float): groups whose finite values have a variance below
             this are not fitted. Defaults to 1e-8.
         num_bins (int, optional): bins per group for the sufficient
-            statistics; None fits on the values themselves. Defaults to 256:
-            on the COCO-scale benchmark (``benchmarks/gmm.py``) 256 bins
-            decide like sklearn on 99.997% of labels (1024: 99.9998%) and
-            take 142 ms instead of 179 ms on 2 CPU cores.
+            statistics; None fits on the values themselves. Defaults to 256
+            (its agreement with sklearn and its cost:
+            ``benchmarks/results/gmm.json``, ``docs/implementation_notes.md``).
         kmeans_iter (int): maximum number of Lloyd iterations of the k-means
             initialisation. Defaults to 300 (sklearn's KMeans default).
 
@@ -280,8 +277,7 @@ def gmm_posterior(values: Tensor, groups: Tensor, params: GMMParams) -> Tensor:
 
     _map(part, _chunks(len(values), values.device))
     # Finite values and finite a, b make no NaN (c = inf only where
-    # a = b = 0): the pass over p_G is needed only otherwise (2.5 ms at COCO
-    # scale).
+    # a = b = 0): the pass over p_G is needed only otherwise.
     finite_table = bool(torch.isfinite(torch.stack([a, b])).all())
     if values.numel() and not torch.isfinite(values.sum()):
         prob.masked_fill_(~torch.isfinite(values), 0.0)
@@ -344,7 +340,7 @@ def _check_inputs(values, groups, num_groups, max_iter, tol, reg_covar,
         raise ValueError(f'fit_gmm_1d: num_bins must be >= 1 or None, got '
                          f'{num_bins}')
     # On CPU the scatter of _group_range checks the range (fit_gmm_1d then
-    # names it); an aminmax pass would cost 4 ms at COCO scale.
+    # names it) without a separate aminmax pass.
     if groups.numel() and groups.device.type != 'cpu':
         _check_group_range(groups, num_groups)
 
