@@ -123,3 +123,32 @@ def test_a_warmup_that_never_ends_is_reported():
     assert 'warmup_epochs=6 >= train_cfg.max_epochs=6' in messages[0]
     BatchLabelManager(warmup_epochs=6, use_clean=False).check_warmup(6)
     assert len(messages) == 1  # nothing to manage: nothing to say
+
+
+@pytest.mark.parametrize('kwargs',
+                         [dict(ambiguous='refine'),
+                          dict(weight_floor=0.3)])
+def test_the_per_batch_manager_trains_with_the_variant(kwargs):
+    """The manager's step hands the variant's targets and weights on: each
+    label exactly as decide_labels makes it from the same p_G."""
+    from mmbmix.models.utils import batch_clean_prob, label_bce
+    g = torch.Generator().manual_seed(0)
+    true = torch.rand(600, 5, generator=g) < 0.3
+    given = true ^ (torch.rand(600, 5, generator=g) < 0.2)
+    conf = torch.where(true, 0.6 + 0.4 * torch.rand(600, 5, generator=g),
+                       0.4 * torch.rand(600, 5, generator=g))
+    plain = BatchLabelManager(warmup_epochs=1)
+    variant = BatchLabelManager(warmup_epochs=1, **kwargs)
+    idx = torch.arange(600)
+    for m in (plain, variant):
+        m.reset(given, true)
+        m.step(idx, conf, 600)
+        m.update(epoch=1)
+    t0, w0 = plain.step(idx, conf, 600)
+    t1, w1 = variant.step(idx, conf, 600)
+    p = batch_clean_prob(label_bce(conf, given), given, variant.params)
+    d = decide_labels(p, conf, given, 0.975, **kwargs)
+    torch.testing.assert_close(t1.float(), d.targets.float())
+    torch.testing.assert_close(w1, d.weights)
+    ambiguous = d.states == AMBIGUOUS
+    assert ambiguous.any() and not torch.equal(w1, w0)  # it changes things

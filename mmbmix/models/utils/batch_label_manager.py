@@ -177,10 +177,11 @@ class BatchLabelManager(LabelManager):
         self._observe(idx[r], conf[r], given[r], loss[r])
         if not self.managing:
             return None, None
-        d = decide_labels(
-            batch_clean_prob(loss, given,
-                             self.params), conf, given, self.relabel_threshold,
-            self.clean_positives, self.use_relabel, self.use_ambiguous)
+        p_clean = batch_clean_prob(loss, given, self.params)  # Eq. 8
+        d = decide_labels(p_clean, conf, given, self.relabel_threshold,
+                          self.clean_positives, self.use_relabel,
+                          self.use_ambiguous, self.ambiguous,
+                          self.weight_floor)
         true = None if self.true is None else _rows(self.true, idx[r])
         for key, value in state_counts(given[r], true, d.states[r],
                                        d.refined[r], d.targets[r],
