@@ -159,6 +159,10 @@ STATS_VARIANTS = {
     'balancemix_audit': dict(stats_source='audit'),
     # the per-batch default with one view (the training view) for Eq. 9
     'balancemix_1view': dict(num_views=1),
+    # label variants (issue 28): ambiguous labels trained towards
+    # p_G y + (1 - p_G) f(x) at weight 1; a floor on their weight
+    'balancemix_refine': dict(ambiguous='refine'),
+    'balancemix_floor': dict(weight_floor=0.5),
 }
 VARIANTS = {**ABLATION, **STATS_VARIANTS}
 # MS-COCO last-epoch mAP (All), BCE -> BalanceMix, Tables 1-3.
@@ -1075,7 +1079,9 @@ VARIANT_NAMES = dict(
     balancemix_cleanpos='clean_positives=True',
     balancemix_sparse='sparse=True',
     balancemix_audit="stats_source='audit' (default before 2026-12-04)",
-    balancemix_1view='num_views=1')
+    balancemix_1view='num_views=1',
+    balancemix_refine="ambiguous='refine'",
+    balancemix_floor='weight_floor=0.5')
 
 
 def _stats_source_table(results) -> List[str]:
