@@ -160,10 +160,11 @@ class BatchLabelManager(LabelManager):
             num_random (int): size of the random half.
 
         Returns:
-            tuple[Tensor, Tensor] | tuple[None, None]: ``(M, K)`` bool
-            targets and ``(M, K)`` float32 weights of each instance's own
-            labels (Eq. 9-10); ``(None, None)`` outside :attr:`managing`
-            (the given labels at weight 1).
+            tuple[Tensor, Tensor] | tuple[None, None]: ``(M, K)`` targets
+            (bool; float with ``ambiguous='refine'``) and ``(M, K)`` float32
+            weights of each instance's own labels (Eq. 9-10);
+            ``(None, None)`` outside :attr:`managing` (the given labels at
+            weight 1).
         """
         if not torch.isfinite(confidence).all():
             raise FloatingPointError(
