@@ -9,9 +9,10 @@ from _bmix_config import small_bmix_config
 from mmengine.runner import Runner
 
 import mmbmix  # noqa: F401  (registers the components)
-from mmbmix.engine.confidence import batch_views, predict
+from mmbmix.engine.confidence import predict
 from mmbmix.engine.hooks import LabelManagerHook
 from mmbmix.models.utils import BatchLabelManager
+from mmbmix.utils import split_views
 
 
 @pytest.mark.timeout(300)
@@ -26,7 +27,7 @@ def test_default_decides_each_batch_under_its_steps_model_and_two_views(
     manage, step = LabelManagerHook._manage_batch, BatchLabelManager.step
 
     def manage_spy(self, model, data_batch, idx):
-        views = batch_views(data_batch['inputs'], self.num_views)
+        views = split_views(data_batch['inputs'])
         samples = data_batch['data_samples']
         was = model.training
         model.eval()

@@ -21,7 +21,7 @@ from mmpretrain.models.heads import MultiLabelClsHead
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from mmbmix.utils import split_dual_batch
+from mmbmix.utils import split_dual_batch, split_views
 
 
 def predict(model, data: dict) -> Tuple[Tensor, Tensor]:
@@ -169,15 +169,6 @@ def add_views(dataset, num_views: int) -> None:
     transforms[start:pack] = [views]
 
 
-def batch_views(inputs, num_views: int) -> list:
-    """The views of a collated batch: a list of ``num_views`` batches (of a
-    ``MultiView`` pipeline) or ``[inputs]`` (one view)."""
-    if isinstance(inputs, torch.Tensor) or not inputs or isinstance(
-            inputs[0], torch.Tensor) and inputs[0].dim() == 3:
-        return [inputs]  # one view: a tensor or a list of (C, H, W)
-    return list(inputs)
-
-
 @torch.no_grad()
 def views_confidence(model, data_batch: dict, num_views: int,
                      rows: int) -> Tensor:
@@ -185,7 +176,7 @@ def views_confidence(model, data_batch: dict, num_views: int,
     batch: the mean sigmoid output of the model in eval mode over its first
     ``num_views`` views. The batch's ``inputs`` become its first view (the
     one trained on)."""
-    views = batch_views(data_batch['inputs'], num_views)
+    views = split_views(data_batch['inputs'])
     data_batch['inputs'] = views[0]
     samples = data_batch['data_samples'][:rows]
     was_training = model.training

@@ -28,3 +28,16 @@ def split_dual_batch(batch: T) -> Tuple[T, T]:
             f'dual batch: expected a random half and an equal minority half, '
             f'got {n} instances (use DualBatchSampler)')
     return batch[:n // 2], batch[n // 2:]
+
+
+def split_views(inputs) -> list:
+    """The views of a collated training batch: a ``MultiView`` pipeline
+    collates into one batch per view (``(B, C, H, W)`` tensors, or lists of
+    ``(C, H, W)`` tensors); a single view is ``[inputs]``. The first view
+    is the one trained on."""
+    if isinstance(inputs, (list, tuple)) and inputs:
+        first = inputs[0]
+        if isinstance(first, (list, tuple)) or (hasattr(first, 'dim')
+                                                and first.dim() == 4):
+            return list(inputs)
+    return [inputs]

@@ -6,20 +6,7 @@ import torch
 from mmpretrain.models.utils import ClsDataPreprocessor
 from mmpretrain.registry import MODELS
 
-from mmbmix.utils import split_dual_batch
-
-
-def training_view(inputs):
-    """The view trained on: the first of a multi-view batch (a list of
-    ``(B, C, H, W)`` tensors, or of per-sample lists, one per view, as
-    mmpretrain's ``MultiView`` + ``PackInputs`` collate); else ``inputs``."""
-    if not isinstance(inputs, (list, tuple)) or not inputs:
-        return inputs
-    first = inputs[0]
-    multi = isinstance(first,
-                       (list, tuple)) or (isinstance(first, torch.Tensor)
-                                          and first.dim() == 4)
-    return first if multi else inputs
+from mmbmix.utils import split_dual_batch, split_views
 
 
 @MODELS.register_module()
@@ -74,7 +61,8 @@ class BalanceMixDataPreprocessor(ClsDataPreprocessor):
 
     def forward(self, data: dict, training: bool = False) -> dict:
         if training:
-            data = dict(data, inputs=training_view(data['inputs']))
+            # the view trained on (the first of a multi-view batch)
+            data = dict(data, inputs=split_views(data['inputs'])[0])
         data = super().forward(data, training=False)
         if not training:
             return data
