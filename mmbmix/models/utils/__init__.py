@@ -1,12 +1,11 @@
-from .batch_label_manager import (BatchLabelManager, StreamingLabelManager,
-                                  batch_clean_prob)
+from .batch_label_manager import BatchLabelManager, StreamingLabelManager
 from .data_preprocessor import BalanceMixDataPreprocessor
 from .gmm import fit_gmm_1d, fit_gmm_binned, gmm_posterior
 from .label_manager import LabelManager, LabelState
-from .label_refinery import (GMM_DEFAULTS, clean_prob, decide_labels,
-                             gmm_options, label_bce, label_diagnostics,
-                             label_groups, label_states, label_weights,
-                             relabel)
+from .label_refinery import (GMM_DEFAULTS, batch_clean_prob, clean_prob,
+                             decide_labels, gmm_options, label_bce,
+                             label_diagnostics, label_groups, label_states,
+                             label_weights, relabel)
 from .loss_histogram import LossHistogram
 from .loss_table import LossTable
 from .minority_mixup import MinorityMixup

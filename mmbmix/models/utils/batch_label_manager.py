@@ -28,11 +28,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mmbmix.datasets.utils import as_label_csr, label_digest
+from mmbmix.datasets.utils import as_label_csr
 
-from .gmm import GMMParams, gmm_posterior
+from .gmm import GMMParams
 from .label_manager import LabelManager
-from .label_refinery import (decide_labels, label_bce, label_groups,
+from .label_refinery import (batch_clean_prob, decide_labels, label_bce,
                              state_counts, state_figures)
 from .loss_histogram import LossHistogram
 from .loss_table import LossTable
@@ -46,16 +46,6 @@ STATISTICS = ('exact', 'histogram')
 def _rows(csr, idx: Tensor) -> Tensor:
     """``(B, K)`` bool dense rows ``idx`` of a CSR matrix."""
     return torch.from_numpy(csr[idx.cpu().numpy()].toarray())
-
-
-def batch_clean_prob(losses: Tensor, labels: Tensor,
-                     params: GMMParams) -> Tensor:
-    """``p_G`` (Eq. 8) of a batch's ``(B, K)`` losses from the fitted 2K
-    mixtures, as float32 ``(B, K)``."""
-    p = gmm_posterior(
-        losses.reshape(-1),
-        label_groups(labels).reshape(-1), params)
-    return p.view(losses.shape).float()
 
 
 class BatchLabelManager(LabelManager):
@@ -114,9 +104,6 @@ class BatchLabelManager(LabelManager):
             else LossHistogram(k, self.num_bins)
         self.stats.load_state_dict(self._loaded.get('stats') or {})
         self._new_epoch()
-
-    def label_digest(self) -> str:
-        return label_digest(self.given)
 
     def check_state(self) -> None:
         """Raise if a loaded state does not fit the labels."""

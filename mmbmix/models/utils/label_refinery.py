@@ -161,8 +161,19 @@ def clean_prob(losses: torch.Tensor,
     values = losses.reshape(-1)
     params = fit_gmm_1d(values, groups, 2 * k, **gmm_kwargs)
     params = split_rule(params, split, values, groups)
-    p_clean = gmm_posterior(values, groups, params).reshape(n, k).float()
-    return p_clean, params.fitted.reshape(2, k)
+    return batch_clean_prob(losses, labels,
+                            params), params.fitted.reshape(2, k)
+
+
+def batch_clean_prob(losses: torch.Tensor, labels: torch.Tensor,
+                     params: GMMParams) -> torch.Tensor:
+    """``p_G`` (Eq. 8) of ``(B, K)`` per-label losses from fitted 2K
+    mixtures (:func:`clean_prob` fits them on the whole set; the per-batch
+    manager on the last epoch's statistics), as float32 ``(B, K)``."""
+    p = gmm_posterior(
+        losses.reshape(-1),
+        label_groups(labels).reshape(-1), params)
+    return p.view(losses.shape).float()
 
 
 def split_rule(params: GMMParams,

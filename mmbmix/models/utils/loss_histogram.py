@@ -136,7 +136,6 @@ class LossHistogram:
             **gmm_kwargs: ``max_iter``, ``tol``, ``reg_covar``,
                 ``min_samples``, ``min_var`` of :func:`fit_gmm_binned`.
         """
-        gmm_kwargs.pop('num_bins', None)  # the histogram's own
         n, s1, s2 = self._view()
         params = fit_gmm_binned(n, s1, s2, self.lo, self.scale, **gmm_kwargs)
         return split_rule(params, split)

@@ -78,7 +78,6 @@ class LossTable:
         seen = self.count > 0
         values = self.losses[seen].reshape(-1)
         groups = label_groups(self.labels[seen]).reshape(-1)
-        gmm_kwargs.pop('num_bins', None)  # the histogram backend's
         params = fit_gmm_1d(values, groups, 2 * self.num_classes, **gmm_kwargs)
         return split_rule(params, split, values, groups)
 
