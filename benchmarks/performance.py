@@ -45,10 +45,11 @@ def _saved_mb(obj) -> float:
 
 def state_memory(n=82081, k=80, seed=0):
     """The label manager's state after one managed epoch at COCO scale:
-    the dense tables (``LabelManager``, in memory and as saved in a
-    checkpoint) and the sparse manager's checkpointed state
-    (``StreamingLabelManager``, fed the same confidences batch by batch)."""
-    from mmbmix.models.utils import LabelManager, StreamingLabelManager
+    the per-epoch tables (``LabelManager.update(epoch, confidence)``, in
+    memory and as saved in a checkpoint) and the checkpointed state of a
+    ``LabelManager(statistics='histogram')`` fed the same confidences batch
+    by batch."""
+    from mmbmix.models.utils import LabelManager
     g = torch.Generator().manual_seed(seed)
     rates = torch.logspace(-0.7, -2.7, k)
     true = torch.rand(n, k, generator=g) < rates
@@ -57,7 +58,7 @@ def state_memory(n=82081, k=80, seed=0):
         torch.where(true, 2.0, -2.0) + torch.randn(n, k, generator=g))
     dense = LabelManager(warmup_epochs=0)
     dense.reset(given, true)
-    dense.update(conf, epoch=1)
+    dense.update(1, conf)
     state = dense.state_dict()
     targets, weights = dense.training_targets()
     sizes = {
@@ -65,7 +66,7 @@ def state_memory(n=82081, k=80, seed=0):
         for name, t in dict(state, preprocessor_weights=weights).items()
         if isinstance(t, torch.Tensor)
     }
-    sparse = StreamingLabelManager(warmup_epochs=0)
+    sparse = LabelManager(warmup_epochs=0, statistics='histogram')
     sparse.reset(given, true)
     for i in range(0, n, 1024):
         idx = torch.arange(i, min(i + 1024, n))

@@ -10,6 +10,7 @@ Importing it also allow-lists, for ``torch.load(weights_only=True)``, the
 few types an mmengine checkpoint holds, so that ``--resume`` works on
 torch >= 2.6 without turning the protection off.
 """
+from . import baselines  # noqa: F401,E402  (after the core it builds on)
 from . import datasets, engine, evaluation, models, utils  # noqa: F401
 from .version import __version__
 

@@ -12,8 +12,7 @@ from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
 from mmbmix.engine.hooks import LabelManagerHook
-from mmbmix.models.utils import BatchLabelManager
-from mmbmix.models.utils.batch_label_manager import _rows
+from mmbmix.models.utils.label_manager import _rows
 from mmbmix.models.utils.label_refinery import AMBIGUOUS, CLEAN
 
 
@@ -26,10 +25,10 @@ class OracleSelectionHook(Hook):
     priority = 'BELOW_NORMAL'  # after LabelManagerHook (NORMAL)
 
     def before_train(self, runner):
-        m = _hook(runner).manager
-        if not isinstance(m, BatchLabelManager):
+        hook = _hook(runner)
+        if not hook.per_batch:
             return
-        step = m.step
+        m, step = hook.manager, hook.manager.step
 
         def oracle_step(idx, confidence, num_random):
             targets, _ = step(idx, confidence, num_random)
@@ -42,12 +41,14 @@ class OracleSelectionHook(Hook):
         m.step = oracle_step
 
     def after_train_epoch(self, runner):
-        m = _hook(runner).manager
-        if isinstance(m, BatchLabelManager) or m.state.label_state is None:
+        hook = _hook(runner)
+        m = hook.manager
+        if hook.per_batch or m.state.label_state is None:
             return
-        correct = m.given == m.true
+        given = torch.from_numpy(m.given.toarray())
+        correct = given == torch.from_numpy(m.true.toarray())
         m.state.label_state = torch.where(
             correct, torch.tensor(CLEAN, dtype=torch.uint8),
             torch.tensor(AMBIGUOUS, dtype=torch.uint8))
         m.state.p_clean = correct.half()
-        m.state.refined_labels = m.given.clone()
+        m.state.refined_labels = given

@@ -11,7 +11,7 @@ from mmengine.runner import Runner
 import mmbmix  # noqa: F401  (registers the components)
 from mmbmix.engine.confidence import predict
 from mmbmix.engine.hooks import LabelManagerHook
-from mmbmix.models.utils import BatchLabelManager
+from mmbmix.models.utils import LabelManager
 from mmbmix.utils import split_views
 
 
@@ -24,7 +24,7 @@ def _stack(view):
 def test_default_decides_each_batch_under_its_steps_model_and_two_views(
         tmp_path, monkeypatch):
     records, confs = [], []
-    manage, step = LabelManagerHook._manage_batch, BatchLabelManager.step
+    manage, step = LabelManagerHook._manage_batch, LabelManager.step
 
     def manage_spy(self, model, data_batch, idx):
         views = split_views(data_batch['inputs'])
@@ -62,7 +62,7 @@ def test_default_decides_each_batch_under_its_steps_model_and_two_views(
         return step(self, idx, conf, num_random)
 
     monkeypatch.setattr(LabelManagerHook, '_manage_batch', manage_spy)
-    monkeypatch.setattr(BatchLabelManager, 'step', step_spy)
+    monkeypatch.setattr(LabelManager, 'step', step_spy)
     monkeypatch.setattr(LabelManagerHook, 'before_train_iter', before_iter_spy)
     cfg = small_bmix_config(
         tmp_path,

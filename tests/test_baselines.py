@@ -12,8 +12,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import mmbmix  # noqa: F401  (registers the components)
-from mmbmix.models.classifiers import co_teaching_select
-from mmbmix.models.losses import large_loss_mask
+from mmbmix.baselines import co_teaching_select, large_loss_mask
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(ROOT, 'configs')

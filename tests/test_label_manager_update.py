@@ -4,6 +4,7 @@ switches, each changing exactly what its row names."""
 import pytest
 import torch
 
+from mmbmix.datasets.utils import as_label_csr
 from mmbmix.models.utils import (LabelManager, class_confidence,
                                  instance_score, sampling_probs)
 from mmbmix.models.utils.label_refinery import (AMBIGUOUS, CLEAN, CONFIRMED,
@@ -46,17 +47,20 @@ def _hook(given, true, **kw):
 def test_warmup_updates_sampler_only():
     given, true, conf = _noisy_setup()
     hook = _hook(given, true)
-    hook.update(conf, epoch=1)
+    hook.update(1, conf)
     assert hook.label_state is None and hook.refined_labels is None
     P, A = class_confidence(conf, given)
     expect = sampling_probs(instance_score(given, P, A))
-    assert torch.equal(hook.sampling_probs, expect)
+    # the manager sums Eq. 2 in float64 (batch by batch); float32 here
+    torch.testing.assert_close(hook.sampling_probs, expect, rtol=1e-6, atol=0)
+    assert not torch.allclose(hook.sampling_probs,
+                              torch.full_like(expect, 1 / len(expect)))
 
 
 def test_label_selection_and_relabeling_beat_the_noise():
     given, true, conf = _noisy_setup()
     hook = _hook(given, true)
-    hook.update(conf, epoch=2)
+    hook.update(2, conf)
     state = hook.label_state
     clean = state == CLEAN
     correct = given == true
@@ -82,10 +86,10 @@ def test_label_selection_and_relabeling_beat_the_noise():
 def test_ablation_without_clean_keeps_given_labels():
     given, true, conf = _noisy_setup()
     hook = _hook(given, true, use_clean=False)
-    hook.update(conf, epoch=5)
+    hook.update(5, conf)
     assert hook.label_state is None and hook.sampling_probs is not None
     hook = _hook(given, true, use_minority_sampler=False)
-    hook.update(conf, epoch=5)
+    hook.update(5, conf)
     assert hook.sampling_probs is None and hook.label_state is not None
     assert hook.m.diagnostics()['few_shot_share'] == pytest.approx(
         hook.m.diagnostics()['few_shot_share_uniform'])
@@ -96,7 +100,7 @@ def test_non_finite_outputs_are_rejected():
     conf[3, 2] = float('nan')
     hook = _hook(given, true)
     try:
-        hook.update(conf, epoch=3)
+        hook.update(3, conf)
     except FloatingPointError as e:
         assert 'non-finite' in str(e)
     else:
@@ -110,10 +114,10 @@ def _managed(**switches):
     given, true, conf = _noisy_setup(n=2000)
     on = LabelManager(warmup_epochs=1)
     on.reset(given, true)
-    on.update(conf, epoch=1)
+    on.update(1, conf)
     m = LabelManager(warmup_epochs=1, **switches)
     m.reset(given, true)
-    m.update(conf, epoch=1)
+    m.update(1, conf)
     return m, on, given
 
 
@@ -184,7 +188,7 @@ def test_a_decision_that_keeps_the_value_is_confirmed_not_relabeled():
         warmup_epochs=1, relabel_threshold=0.55,
         gmm=dict(min_samples=1000))  # unfittable: all clean
     m.reset(given, true)
-    m.update(conf, epoch=1)
+    m.update(1, conf)
     assert torch.all(m.state.label_state == CLEAN)
     # hand the rule two non-clean labels
     from mmbmix.models.utils import relabel
@@ -200,7 +204,7 @@ def test_diagnostics_count_only_changed_labels_as_relabeled():
     given, true, conf = _noisy_setup(n=2000)
     m = LabelManager(warmup_epochs=1, relabel_threshold=0.55)
     m.reset(given, true)
-    m.update(conf, epoch=1)
+    m.update(1, conf)
     s = m.state.label_state
     d = m.diagnostics()
     changed = m.state.refined_labels != given
@@ -227,13 +231,23 @@ def test_score_forms_by_hand():
     mean = instance_score(labels, P, A, form='mean')
     assert torch.allclose(
         mean, torch.tensor([0.2 + 2.0 / 3, 0.4 + 0.6, 1.0 + 0.725]))
-    with pytest.raises(ValueError, match="form must be 'literal' or 'mean'"):
+    # the least confident label: min over positives of P, negatives of A
+    weakest = instance_score(labels, P, A, form='min')
+    assert torch.allclose(weakest, torch.tensor([0.2, 0.2, 0.5]))
+    csr = instance_score(as_label_csr(labels), P, A, form='min')
+    assert torch.equal(csr, weakest)
+    every = torch.ones(1, 4, dtype=torch.bool)  # no negative label
+    assert instance_score(every, P, A, form='min').item() == pytest.approx(0.2)
+    assert instance_score(
+        as_label_csr(every), P, A, form='min').item() == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="form must be one of .*'min'"):
         instance_score(labels, P, A, form='sum')
 
 
 def test_mean_form_favours_low_confidence_minority_labels():
     """K = 50 classes, one rare class the model is unsure of: the literal
-    Eq. 3 barely moves the sampler off uniform, the mean form does."""
+    Eq. 3 barely moves the sampler off uniform, the mean form a little, the
+    weakest-label form (min) by a factor of four."""
     g = torch.Generator().manual_seed(0)
     n, k = 5000, 50
     labels = torch.rand(n, k, generator=g) < 0.05
@@ -242,14 +256,15 @@ def test_mean_form_favours_low_confidence_minority_labels():
     conf = torch.where(labels, 0.9, 0.05)
     conf[:, 0] = torch.where(rare, 0.2, 0.05)
     shares = {}
-    for form in ('literal', 'mean'):
+    for form in ('literal', 'mean', 'min'):
         m = LabelManager(score_form=form, shot_thresholds=(10**6, 200))
         m.reset(labels)
-        m.update(conf, epoch=1)
+        m.update(1, conf)
         shares[form] = m.diagnostics()['few_shot_share']
     uniform = rare.float().mean().item()
     assert shares['literal'] < 1.03 * uniform  # measured 1.016
     assert shares['mean'] > 1.15 * uniform  # measured 1.194
+    assert shares['min'] > 3 * uniform  # measured 4.18
 
 
 def test_clean_positives_keeps_every_given_positive():
@@ -270,7 +285,7 @@ def test_clean_positives_keeps_every_given_positive():
         warmup_epochs=1, relabel_threshold=0.55, clean_positives=True)
     for m in (default, trusted):
         m.reset(given, true)
-        m.update(conf, epoch=1)
+        m.update(1, conf)
     lost = (default.state.label_state == RELABELED) & given
     assert lost.sum() > 0.3 * (given & unsure).sum()  # the defect
     s = trusted.state

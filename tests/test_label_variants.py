@@ -6,9 +6,10 @@ import pytest
 import torch
 from mmpretrain.structures import DataSample
 
+from mmbmix.engine.hooks import LabelManagerHook
 from mmbmix.models.losses import BalanceMixLoss
-from mmbmix.models.utils import (BalanceMixDataPreprocessor, BatchLabelManager,
-                                 LabelManager, decide_labels)
+from mmbmix.models.utils import (BalanceMixDataPreprocessor, LabelManager,
+                                 decide_labels)
 from mmbmix.models.utils.label_refinery import (AMBIGUOUS, CLEAN, CONFIRMED,
                                                 RELABELED)
 
@@ -54,12 +55,12 @@ def test_weight_floor_lifts_only_ambiguous_weights():
 
 def test_variants_are_checked_and_belong_to_the_per_batch_manager():
     with pytest.raises(ValueError, match='ambiguous must be one of'):
-        BatchLabelManager(ambiguous='drop')
+        LabelManager(ambiguous='drop')
     with pytest.raises(ValueError, match='weight_floor must be in'):
-        BatchLabelManager(weight_floor=2)
-    with pytest.raises(ValueError, match='options of the per-batch manager'):
-        LabelManager(ambiguous='refine')
-    assert BatchLabelManager(ambiguous='refine').ambiguous == 'refine'
+        LabelManager(weight_floor=2)
+    with pytest.raises(ValueError, match="take stats_source='batch'"):
+        LabelManagerHook(stats_source='online', ambiguous='refine')
+    assert LabelManager(ambiguous='refine').ambiguous == 'refine'
 
 
 def _pair_batch(targets, weights):
@@ -115,13 +116,13 @@ def test_a_warmup_that_never_ends_is_reported():
     handler = __import__('logging').Handler()
     handler.emit = lambda record: messages.append(record.getMessage())
     logger.addHandler(handler)
-    m = BatchLabelManager(warmup_epochs=6)
+    m = LabelManager(warmup_epochs=6)
     m.check_warmup(max_epochs=7)
     assert not messages
     m.check_warmup(max_epochs=6)
     assert len(messages) == 1
     assert 'warmup_epochs=6 >= train_cfg.max_epochs=6' in messages[0]
-    BatchLabelManager(warmup_epochs=6, use_clean=False).check_warmup(6)
+    LabelManager(warmup_epochs=6, use_clean=False).check_warmup(6)
     assert len(messages) == 1  # nothing to manage: nothing to say
 
 
@@ -137,8 +138,8 @@ def test_the_per_batch_manager_trains_with_the_variant(kwargs):
     given = true ^ (torch.rand(600, 5, generator=g) < 0.2)
     conf = torch.where(true, 0.6 + 0.4 * torch.rand(600, 5, generator=g),
                        0.4 * torch.rand(600, 5, generator=g))
-    plain = BatchLabelManager(warmup_epochs=1)
-    variant = BatchLabelManager(warmup_epochs=1, **kwargs)
+    plain = LabelManager(warmup_epochs=1)
+    variant = LabelManager(warmup_epochs=1, **kwargs)
     idx = torch.arange(600)
     for m in (plain, variant):
         m.reset(given, true)

@@ -12,8 +12,8 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import mmbmix  # noqa: F401  (registers the components)
+from mmbmix.baselines import GroupFC
 from mmbmix.datasets.mosaic import load_source, render_mosaics
-from mmbmix.models.heads import GroupFC
 
 
 def _head(num_classes, num_queries=4, in_channels=8, **kwargs):

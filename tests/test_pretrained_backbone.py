@@ -15,8 +15,7 @@ from mmengine.runner.checkpoint import (_load_checkpoint,
                                         _load_checkpoint_with_prefix)
 
 import mmbmix  # noqa: F401  (registers the scheme)
-from mmbmix.models.backbones import (convert_efficientnet_lite,
-                                     efficientnet_lite_file)
+from mmbmix.baselines import convert_efficientnet_lite, efficientnet_lite_file
 
 timm = pytest.importorskip('timm')
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))

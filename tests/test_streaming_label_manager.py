@@ -1,5 +1,6 @@
-"""The sparse label manager (no N x K state) against the dense one, its
-checkpoint, and LabelManagerHook(sparse=True) end to end."""
+"""The label manager's histogram backend (no N x K state) against the exact
+one and the per-epoch option, its checkpoint, and
+LabelManagerHook(sparse=True) end to end."""
 import io
 import os.path as osp
 
@@ -13,8 +14,7 @@ from mmengine.runner import Runner
 import mmbmix  # noqa: F401  (registers the components)
 from mmbmix.datasets.utils import as_label_csr, label_digest
 from mmbmix.engine.hooks import LabelManagerHook
-from mmbmix.models.utils import (BatchLabelManager, LabelManager,
-                                 StreamingLabelManager)
+from mmbmix.models.utils import LabelManager
 from mmbmix.utils import register_safe_globals
 
 N, K, B = 3000, 12, 256
@@ -61,9 +61,9 @@ def test_batch_and_epoch_managers_decide_the_same_label_states(
     kw = dict(warmup_epochs=1, shot_thresholds=(400, 60), **kwargs)
     dense = LabelManager(**kw)
     dense.reset(given, true)
-    dense.update(conf, epoch=2)
+    dense.update(2, conf)
     # 256 bins as the dense fit; epoch 1 learns the ranges the bins span
-    sparse = BatchLabelManager(statistics=statistics, num_bins=256, **kw)
+    sparse = LabelManager(statistics=statistics, num_bins=256, **kw)
     sparse.reset(as_label_csr(given), as_label_csr(true))
     perm = torch.randperm(N, generator=torch.Generator().manual_seed(1))
     _epoch(sparse, conf, 1, perm)
@@ -105,7 +105,7 @@ def test_label_digest_is_the_same_dense_and_sparse():
 
 def _state_bytes(n, k):
     given, true, conf = _problem(n=n, k=k)
-    m = StreamingLabelManager(warmup_epochs=0)
+    m = LabelManager(warmup_epochs=0, statistics='histogram')
     m.reset(given, true)
     _epoch(m, conf, 1, torch.arange(n))
     state = m.state_dict()
@@ -129,13 +129,16 @@ def test_checkpoint_does_not_grow_with_n_times_k():
 
 def test_sparse_manager_refuses_what_it_cannot_do():
     with pytest.raises(ValueError, match="split='bic' needs every loss"):
-        StreamingLabelManager(gmm=dict(split='bic'))
-    assert BatchLabelManager(gmm=dict(split='bic')).gmm['split'] == 'bic'
+        LabelManager(gmm=dict(split='bic'), statistics='histogram')
+    assert LabelManager(gmm=dict(split='bic')).gmm['split'] == 'bic'
     given, true, conf = _problem(n=400)
-    m = StreamingLabelManager(warmup_epochs=0)
+    m = LabelManager(warmup_epochs=0, statistics='histogram')
     m.reset(given)
+    m.load_state_dict(dict(label_state=torch.zeros(400, K)))
+    m.check_state(per_batch=False)  # a per-epoch resume reads its table
     with pytest.raises(ValueError, match='per-epoch .N x K. label state'):
-        m.load_state_dict(dict(label_state=torch.zeros(400, K)))
+        m.check_state()  # per batch, it would run an epoch unmanaged
+    m.load_state_dict({})
     bad = conf[:B].clone()
     bad[0, 0] = float('nan')
     with pytest.raises(FloatingPointError, match='non-finite'):
@@ -146,25 +149,27 @@ def test_sparse_manager_refuses_what_it_cannot_do():
 
 
 def test_hook_arguments_are_checked():
-    with pytest.raises(ValueError, match="sparse take stats_source='batch'"):
-        LabelManagerHook(sparse=True, stats_source='audit')
+    for kw in (dict(sparse=True), dict(ambiguous='refine'),
+               dict(weight_floor=0.5)):
+        with pytest.raises(ValueError, match="take stats_source='batch'"):
+            LabelManagerHook(stats_source='audit', **kw)
     with pytest.raises(ValueError, match='stats_source must be one of'):
         LabelManagerHook(stats_source='epoch')
     hook = LabelManagerHook()  # Algorithm 1: per batch, exact statistics
     assert hook.stats_source == 'batch' and hook.num_views == 2
-    assert type(hook.manager) is BatchLabelManager
+    assert type(hook.manager) is LabelManager
     assert hook.manager.statistics == 'exact'
     assert LabelManagerHook(sparse=True).manager.statistics == 'histogram'
     assert type(LabelManagerHook(stats_source='audit').manager) is \
-        LabelManager
+        LabelManager  # one manager, whatever the stats_source
 
 
 def test_gmm_options_update_the_defaults():
     """gmm=dict(split='disagree') changes the split rule and keeps every
     other default (min_var 5e-4, not fit_gmm_1d's 1e-8)."""
     from mmbmix.models.utils import GMM_DEFAULTS
-    for cls in (LabelManager, BatchLabelManager):
-        m = cls(gmm=dict(split='disagree'))
+    for statistics in ('exact', 'histogram'):
+        m = LabelManager(gmm=dict(split='disagree'), statistics=statistics)
         assert m.gmm == {**GMM_DEFAULTS, 'split': 'disagree'}
         assert m.gmm['min_var'] == 5e-4
     with pytest.raises(ValueError, match="unknown option.*'min_variance'"):
@@ -235,7 +240,7 @@ def test_a_restored_manager_decides_like_the_saved_one(statistics):
     exactly like the one that kept running."""
     given, true, conf = _problem(n=1200)
     kw = dict(warmup_epochs=1, statistics=statistics)
-    m = BatchLabelManager(**kw)
+    m = LabelManager(**kw)
     m.reset(given, true)
     perm = torch.randperm(1200, generator=torch.Generator().manual_seed(2))
     _epoch(m, conf, 1, perm)
@@ -243,7 +248,7 @@ def test_a_restored_manager_decides_like_the_saved_one(statistics):
     buf = io.BytesIO()
     torch.save(m.state_dict(), buf)
     buf.seek(0)
-    r = BatchLabelManager(**kw)
+    r = LabelManager(**kw)
     r.load_state_dict(torch.load(buf, weights_only=False))
     r.reset(given, true)
     r.check_state()

@@ -11,10 +11,10 @@ from mmengine.runner import Runner
 from mmpretrain.registry import HOOKS, MODELS
 
 import mmbmix  # noqa: F401  (registers the components)
-from mmbmix.models.utils.transition_estimator import (anchor_transition,
-                                                      cooccurrence_transition,
-                                                      estimate_transition,
-                                                      small_loss_selection)
+from mmbmix.baselines.transition_estimator import (anchor_transition,
+                                                   cooccurrence_transition,
+                                                   estimate_transition,
+                                                   small_loss_selection)
 
 # Four clusters of instances; each class is likely (+1) in two of them and
 # unlikely (-1) in the other two, so the classes are correlated and every

@@ -77,8 +77,8 @@ def test_state_reaches_its_instances_through_the_real_loader(
         # the hook of the per-epoch managers writes each sample's row of
         # the state into the sample (the one road to the preprocessor)
         hook = LabelManagerHook(stats_source='audit')
-        monkeypatch.setattr(hook.manager, 'training_targets', lambda:
-                            (targets, weights))
+        monkeypatch.setattr(hook.manager, 'training_targets', lambda idx:
+                            (targets[idx], weights[idx]))
         loader.batch_sampler.set_epoch(1)
         for batch in loader:
             random_half, minority_half = split_dual_batch(

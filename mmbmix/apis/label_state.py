@@ -25,7 +25,8 @@ from mmbmix.models.utils import LabelManager
 from mmbmix.models.utils.label_manager import LabelState
 from mmbmix.utils import hook_cfgs, register_safe_globals
 
-# LabelManagerHook arguments that the dense LabelManager does not take
+# LabelManagerHook arguments that LabelManager does not take (a refit is
+# exact, over the whole training set)
 HOOK_ONLY = ('stats_source', 'statistics', 'sparse', 'num_bins', 'num_views',
              'batch_size', 'num_workers', 'allow_label_change', 'priority')
 
@@ -34,7 +35,7 @@ class LabelStateError(ValueError):
     """A checkpoint, config or dataset that does not give a label state."""
 
 
-PER_BATCH = ('batch', 'sparse')  # storage of the per-batch manager's state
+PER_BATCH = ('batch', 'sparse')  # storage of a state without label table
 
 
 def saved_per_batch(path: str) -> bool:
@@ -181,5 +182,5 @@ def refit_label_state(cfg: Config,
             f'{tuple(given.shape)} labels')
     manager = manager_from_config(cfg)
     manager.reset(given)
-    manager.update(confidence, epoch=max(manager.warmup_epochs, 1))
+    manager.update(max(manager.warmup_epochs, 1), confidence)
     return manager.state

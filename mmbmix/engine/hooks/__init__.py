@@ -2,6 +2,3 @@ from .epoch_seed_hook import EpochSeedHook
 from .label_manager_hook import LabelManagerHook
 
 __all__ = ['EpochSeedHook', 'LabelManagerHook']
-from .t_estimator_hook import TEstimatorHook  # noqa: E402
-
-__all__ += ['TEstimatorHook']

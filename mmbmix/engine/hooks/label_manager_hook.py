@@ -1,5 +1,5 @@
 """Glue between mmengine's runner and the BalanceMix (Song et al., AAAI 2024)
-label managers."""
+label manager."""
 import os
 from typing import Optional
 
@@ -9,11 +9,10 @@ from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
 from mmbmix.datasets.samplers import DualBatchSampler
-from mmbmix.datasets.utils import get_label_csr, get_label_matrix
+from mmbmix.datasets.utils import get_label_csr
 from mmbmix.engine.confidence import (AuditConfidence, OnlineConfidence,
                                       add_views, views_confidence)
-from mmbmix.models.utils import (BalanceMixDataPreprocessor, BatchLabelManager,
-                                 LabelManager)
+from mmbmix.models.utils import BalanceMixDataPreprocessor, LabelManager
 from mmbmix.utils import split_dual_batch
 
 STATE_KEY = 'balancemix_label_manager'
@@ -32,16 +31,16 @@ class LabelManagerHook(Hook):
 
     Args:
         stats_source (str): ``'batch'`` (Algorithm 1): each batch's labels
-            are decided before its step under the current model by
-            :class:`BatchLabelManager`, from the mean over ``num_views``
+            are decided before its step under the current model
+            (:meth:`LabelManager.step`), from the mean over ``num_views``
             views: the training pipeline's transforms after loading, run
             independently on the loaded image (``MultiView``; the first
             view is trained on). ``'audit'`` / ``'online'``: decided once
-            per epoch by :class:`LabelManager` from an eval pass over the
-            training set after the epoch, or from each step's random half.
-            Defaults to ``'batch'``.
-        statistics (str): ``'batch'`` only: ``'exact'`` (every loss) or
-            ``'histogram'`` (no ``N x K`` state). Defaults to ``'exact'``.
+            per epoch (``LabelManager.update(epoch, confidence)``) from an
+            eval pass over the training set after the epoch, or from each
+            step's random half. Defaults to ``'batch'``.
+        statistics (str): ``'exact'`` (every loss) or ``'histogram'`` (no
+            ``N x K`` state; ``'batch'`` only). Defaults to ``'exact'``.
         sparse (bool): ``statistics='histogram'``. Defaults to False.
         num_views (int): views per instance (Eq. 9). Defaults to 2.
         batch_size, num_workers (int, optional): of the audit pass. Default
@@ -67,9 +66,14 @@ class LabelManagerHook(Hook):
         if stats_source not in STATS_SOURCES:
             raise ValueError('LabelManagerHook: stats_source must be one of '
                              f'{STATS_SOURCES}, got {stats_source!r}')
-        if stats_source != 'batch' and (sparse or statistics != 'exact'):
-            raise ValueError('LabelManagerHook: statistics / sparse take '
-                             f"stats_source='batch', got {stats_source!r}")
+        if stats_source != 'batch' and (sparse or statistics != 'exact'
+                                        or manager.get('ambiguous',
+                                                       'weight') != 'weight'
+                                        or manager.get('weight_floor', 0) > 0):
+            raise ValueError(
+                'LabelManagerHook: statistics / sparse / ambiguous / '
+                f"weight_floor take stats_source='batch', got {stats_source!r}"
+            )
         if not (isinstance(num_views, int) and num_views >= 1):
             raise ValueError('LabelManagerHook: num_views must be an int >= '
                              f'1, got {num_views!r}')
@@ -78,8 +82,7 @@ class LabelManagerHook(Hook):
         self.allow_label_change = allow_label_change or os.environ.get(
             'MMBMIX_ALLOW_LABEL_CHANGE', '') == '1'
         self.per_batch = stats_source == 'batch'
-        self.manager = BatchLabelManager(statistics=statistics, **manager) \
-            if self.per_batch else LabelManager(**manager)
+        self.manager = LabelManager(statistics=statistics, **manager)
         self.source, self._loaded_digest, self.diagnostics = None, None, {}
 
     def before_train(self, runner) -> None:
@@ -97,11 +100,9 @@ class LabelManagerHook(Hook):
                                 f"dict(type='{cls.__name__}'); got "
                                 f'{type(obj).__name__}')
         dataset = loader.dataset
-        labels = get_label_csr if self.per_batch else get_label_matrix
-        clean = getattr(dataset, 'clean_label_csr', None) if \
-            self.per_batch else None  # CSR where the dataset keeps it so
+        clean = getattr(dataset, 'clean_label_csr', None)
         self.manager.reset(
-            labels(dataset),
+            get_label_csr(dataset),
             getattr(dataset, 'clean_label_matrix', None)
             if clean is None else clean)
         self.manager.check_num_classes(model, dataset)
@@ -110,7 +111,7 @@ class LabelManagerHook(Hook):
             self._loaded_digest,
             getattr(dataset, 'ann_file',
                     type(dataset).__name__), self.allow_label_change)
-        self.manager.check_state()
+        self.manager.check_state(self.per_batch)
         self.source = None
         if self.per_batch:
             add_views(dataset, self.num_views)
@@ -136,9 +137,7 @@ class LabelManagerHook(Hook):
         else:  # the per-epoch managers' tables ('online' records first)
             if self.stats_source == 'online':
                 self.source.record(runner.model, data_batch)
-            targets, weights = self.manager.training_targets()
-            if targets is not None:
-                targets, weights = targets[idx], weights[idx]
+            targets, weights = self.manager.training_targets(idx)
         if targets is not None:  # else: the given labels at weight 1
             for sample, target, weight in zip(samples, targets.float(),
                                               weights.float()):
@@ -174,7 +173,7 @@ class LabelManagerHook(Hook):
             self.manager.update(epoch=runner.epoch + 1)
         else:
             confidence = self.source(runner.model, self.manager.given.shape)
-            self.manager.update(confidence, epoch=runner.epoch + 1)
+            self.manager.update(runner.epoch + 1, confidence)
         self.manager.report_unfitted()
         self.manager.broadcast()
         self.sampler.set_sampling_probs(self.manager.state.sampling_probs)

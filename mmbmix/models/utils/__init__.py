@@ -1,4 +1,3 @@
-from .batch_label_manager import BatchLabelManager, StreamingLabelManager
 from .data_preprocessor import BalanceMixDataPreprocessor
 from .gmm import fit_gmm_1d, fit_gmm_binned, gmm_posterior
 from .label_manager import LabelManager, LabelState
@@ -14,11 +13,10 @@ from .minority_score import (class_confidence, class_confidence_from_sums,
 
 __all__ = [
     'BalanceMixDataPreprocessor', 'MinorityMixup', 'LabelManager',
-    'LabelState', 'BatchLabelManager', 'StreamingLabelManager',
-    'batch_clean_prob', 'LossTable', 'GMM_DEFAULTS', 'gmm_options',
-    'decide_labels', 'fit_gmm_1d', 'fit_gmm_binned', 'LossHistogram',
-    'gmm_posterior', 'clean_prob', 'label_bce', 'label_groups',
-    'label_diagnostics', 'label_states', 'label_weights', 'relabel',
-    'class_confidence', 'class_confidence_from_sums', 'instance_score',
-    'sampling_probs'
+    'LabelState', 'batch_clean_prob', 'LossTable', 'GMM_DEFAULTS',
+    'gmm_options', 'decide_labels', 'fit_gmm_1d', 'fit_gmm_binned',
+    'LossHistogram', 'gmm_posterior', 'clean_prob', 'label_bce',
+    'label_groups', 'label_diagnostics', 'label_states', 'label_weights',
+    'relabel', 'class_confidence', 'class_confidence_from_sums',
+    'instance_score', 'sampling_probs'
 ]

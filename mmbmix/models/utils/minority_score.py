@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from scipy import sparse
 
+SCORE_FORMS = ('literal', 'mean', 'min')
+
 
 def class_confidence(probs: torch.Tensor, labels: torch.Tensor):
     """Expected confidence per class for presence and absence (Eq. 2).
@@ -66,21 +68,28 @@ def instance_score(labels: torch.Tensor,
     it close to K for every instance. ``form='mean'`` weighs an instance's
     positive and negative labels comparably: the mean of ``P`` over its
     positives plus the mean of ``A`` over its negatives (a part with no
-    label counts 1, full confidence). See ``docs/implementation_notes.md``.
+    label counts 1, full confidence). ``form='min'`` is the instance's least
+    confident label, ``min(min_{y_k=1} P(k), min_{y_k=0} A(k))``: an
+    instance with one hard (often rare) label is drawn ``1 / P(k)`` times as
+    often as a fully confident one (a variant; issue 28). See
+    ``docs/implementation_notes.md``.
 
     Args:
         labels (Tensor | scipy.sparse.csr_array): ``(N, K)`` given labels.
         P (Tensor): ``(K,)`` presence confidence from :func:`class_confidence`.
         A (Tensor): ``(K,)`` absence confidence.
-        form (str): ``'literal'`` or ``'mean'``. Defaults to ``'literal'``.
+        form (str): ``'literal'``, ``'mean'`` or ``'min'``. Defaults to
+            ``'literal'``.
 
     Returns:
         Tensor: ``(N,)`` scores.
     """
     P, A = P.float(), A.float()
-    if form not in ('literal', 'mean'):
-        raise ValueError(f"instance_score: form must be 'literal' or 'mean', "
-                         f'got {form!r}')
+    if form not in SCORE_FORMS:
+        raise ValueError(f'instance_score: form must be one of {SCORE_FORMS}'
+                         f', got {form!r}')
+    if form == 'min':
+        return _weakest_label(labels, P, A)
     if sparse.issparse(labels):  # CSR: work and memory grow with positives
 
         def dot(v):
@@ -102,6 +111,30 @@ def instance_score(labels: torch.Tensor,
     pos = torch.where(n_pos > 0, dot(P) / n_pos.clamp(min=1), 1.0)
     neg = torch.where(n_neg > 0, (A.sum() - dot(A)) / n_neg.clamp(min=1), 1.0)
     return pos + neg
+
+
+def _weakest_label(labels, P: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+    """``min(min_{y_k=1} P(k), min_{y_k=0} A(k))`` per instance; CSR rows
+    without an ``N x K`` temporary."""
+    if not sparse.issparse(labels):
+        y = labels.bool()
+        return torch.where(y, P, A).min(1).values
+    n, k = labels.shape
+    counts = np.diff(labels.indptr)
+    p = P.numpy()
+    pos = np.full(n, np.inf, dtype=np.float32)
+    rows = np.flatnonzero(counts)
+    if rows.size:
+        pos[rows] = np.minimum.reduceat(p[labels.indices],
+                                        labels.indptr[:-1][rows])
+    # the smallest A over a row's negatives is among the (max positives + 1)
+    # classes of smallest A
+    order = np.argsort(
+        A.numpy(), kind='stable')[:int(counts.max(initial=0)) + 1]
+    taken = labels[:, order].toarray()
+    first = np.argmin(taken, axis=1)  # the first of them that is negative
+    neg = np.where(taken.all(1), np.inf, A.numpy()[order][first])
+    return torch.from_numpy(np.minimum(pos, neg).astype(np.float32))
 
 
 def sampling_probs(score: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:

@@ -11,9 +11,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmpretrain.registry import MODELS
-from timm.layers.ml_decoder import TransformerDecoderLayerOptimal
 
-from .balancemix_head import BalanceMixHead
+from mmbmix.models.heads import BalanceMixHead
 
 
 class GroupFC(nn.Module):
@@ -102,6 +101,12 @@ class MLDecoderHead(BalanceMixHead):
         self.proj = nn.Linear(in_channels, embed_dims)
         self.query_embed = nn.Embedding(self.num_queries, embed_dims)
         self.query_embed.requires_grad_(False)
+        try:
+            from timm.layers.ml_decoder import TransformerDecoderLayerOptimal
+        except ImportError as e:
+            raise ImportError(
+                'MLDecoderHead needs timm (pip install timm, or mmbmix[timm])'
+                f': {e}') from None
         self.decoder = TransformerDecoderLayerOptimal(embed_dims, num_heads,
                                                       feedforward_channels,
                                                       dropout)

@@ -14,8 +14,8 @@ from mmpretrain.registry import HOOKS
 
 from mmbmix.datasets.utils import get_label_matrix
 from mmbmix.engine.confidence import AuditConfidence
-from mmbmix.models.utils.transition_estimator import (NOISE_TYPES,
-                                                      estimate_transition)
+
+from .transition_estimator import NOISE_TYPES, estimate_transition
 
 STATE_KEY = 't_estimator'
 
@@ -28,7 +28,7 @@ class TEstimatorHook(Hook):
     training set in eval mode (:class:`~mmbmix.engine.confidence.
     AuditConfidence`: the training loader's dataset and pipeline), estimates
     the per-class transition matrices from these scores and the given labels
-    (:func:`~mmbmix.models.utils.transition_estimator.estimate_transition`;
+    (:func:`~mmbmix.baselines.transition_estimator.estimate_transition`;
     never the clean labels) and gives them to the head's loss, a
     :class:`~mmbmix.models.losses.TransitionReweightedLoss`, which is plain
     BCE until then. The matrices, the fallback mask and the epoch are saved
