@@ -31,6 +31,9 @@ setup(
         'scipy',
         'pycocotools',
         'matplotlib',
+        # mmengine 0.10.7 reads `mmpretrain::` base configs through
+        # pkg_resources, which setuptools >= 81 no longer ships
+        'setuptools<81',
     ],
     extras_require={
         # Pure-Python mmcv for CPU machines and CI. Users with a compiled,

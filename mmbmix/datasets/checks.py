@@ -228,3 +228,43 @@ def validate_and_report(name: str,
     stats = label_statistics(data_list_labels(data_list), num_classes)
     print_log(format_statistics(name, stats), logger='current')
     return stats
+
+
+def check_training_set(dataset) -> None:
+    """Check the annotations of a dataset that is not one of mmbmix's own
+    (which check theirs when they load): a user's ``MultiLabelDataset``,
+    also inside wrappers such as ``LabelNoiseDataset``.
+
+    Runs :func:`check_multilabel_data_list` on the innermost dataset's
+    entries (one-line errors naming the annotation file, the entry, the
+    field and the value: a class index out of range, a missing image) and
+    warns with the count and the first of the entries that have no
+    positive label.
+    """
+    from mmengine.dataset import BaseDataset
+    from mmengine.logging import print_log
+    while not isinstance(dataset, BaseDataset) and hasattr(dataset, 'dataset'):
+        dataset = dataset.dataset
+    if not isinstance(dataset, BaseDataset) or \
+            type(dataset).__module__.startswith('mmbmix.'):
+        return
+    dataset.full_init()
+    ann_file = getattr(dataset, 'ann_file', '') or type(dataset).__name__
+    data_list = [dataset.get_data_info(i) for i in range(len(dataset))]
+    if not data_list or 'gt_label' not in data_list[0]:
+        return
+    check_multilabel_data_list(
+        data_list,
+        len(dataset.metainfo['classes']),
+        ann_file,
+        check_paths='img_path' in data_list[0])
+    empty = [
+        i for i, info in enumerate(data_list) if len(info['gt_label']) == 0
+    ]
+    if empty:
+        print_log(
+            f'{ann_file}: {len(empty)} of {len(data_list)} entries have no '
+            f"positive label (field 'gt_label' is []; first: "
+            f'{_entry(data_list, empty[0])}); they train as all-negative',
+            logger='current',
+            level=30)

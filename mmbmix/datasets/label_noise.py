@@ -22,6 +22,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 from mmpretrain.registry import DATASETS
 
+from .checks import check_training_set
 from .utils import get_label_csr, get_label_matrix
 
 RngLike = Union[None, int, np.random.Generator]
@@ -436,6 +437,7 @@ class LabelNoiseDataset:
         if self._fully_initialized:
             return
         self.dataset.full_init()
+        check_training_set(self.dataset)
         num_classes = len(self._metainfo['classes'])
         if self.sparse:
             self._clean = get_label_csr(self.dataset, num_classes)

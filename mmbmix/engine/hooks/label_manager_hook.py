@@ -8,6 +8,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
+from mmbmix.datasets.checks import check_training_set
 from mmbmix.datasets.samplers import DualBatchSampler
 from mmbmix.datasets.utils import get_label_csr
 from mmbmix.engine.confidence import (AuditConfidence, OnlineConfidence,
@@ -100,6 +101,7 @@ class LabelManagerHook(Hook):
                                 f"dict(type='{cls.__name__}'); got "
                                 f'{type(obj).__name__}')
         dataset = loader.dataset
+        check_training_set(dataset)  # a user's own annotations, one line
         clean = getattr(dataset, 'clean_label_csr', None)
         self.manager.reset(
             get_label_csr(dataset),
