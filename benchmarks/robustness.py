@@ -52,17 +52,9 @@ label_precision / label_recall / relabel_proportion / relabel_accuracy
 label management or where the clean labels are unknown) and train_seconds
 (wall time of ``runner.train()``, final validation included).
 
-Cost (measured on 2 CPU cores shared with other jobs, load about 4.5, so
-roughly twice the time on free cores): about 13 s per cell of start-up and
-final validation, plus per training image and epoch 0.040 s (BCE; Mixup,
-ASL, LL-R, LL-Ct about the same), 0.062 s (BalanceMix, audit pass included)
-and 0.076 s (Co-teaching, two networks). The whole grid (7 methods x 6
-settings x 3 seeds = 126 cells) at the configs' 2000 images x 12 epochs would
-take about 40 h there; the defaults below (500 images x 4 epochs) about 4 h
-there and about 2 h on free cores; measured: the whole default run with
-``--ablation`` (174 cells) took 49 minutes on 2 mostly free cores
-(2026-11-26). Better fidelity for the same time: one seed (``--seeds 0``)
-with ``--num-images 1000 --epochs 6``.
+What a cell and the whole grid cost (measured): ``docs/performance.md``
+("The robustness benchmark's cost"). Better fidelity for the same time: one
+seed (``--seeds 0``) with more images and epochs.
 
 Usage:
     python benchmarks/robustness.py                 # pretrained regime
@@ -154,8 +146,8 @@ STATS_VARIANTS = {
     'balancemix_cleanpos': dict(clean_positives=True),
     # no N x K state: histogram statistics of the per-batch manager
     'balancemix_sparse': dict(sparse=True),
-    # the default before 2026-12-04: decided once per epoch from an audit
-    # pass after it, frozen for the next
+    # the previous default: decided once per epoch from an audit pass after
+    # it, frozen for the next
     'balancemix_audit': dict(stats_source='audit'),
     # the per-batch default with one view (the training view) for Eq. 9
     'balancemix_1view': dict(num_views=1),
@@ -357,7 +349,7 @@ def plan_cells(args, ablation: Optional[bool] = None) -> List[Cell]:
 
 
 def run_name(args) -> str:
-    # pretrained-free: the regime's layout (the grid runs of 2026-12-01 were
+    # pretrained-free: the regime's layout (the earlier grid-layout runs are
     # kept under pretrained-grid_)
     levers = dict(getattr(args, 'levers', None) or {})
     prefix = ''

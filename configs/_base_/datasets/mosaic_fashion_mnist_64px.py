@@ -1,13 +1,11 @@
 # Mosaic Fashion-MNIST at 64 px for ImageNet-pretrained backbones (the
 # paper's regime): the mosaic of mosaic_fashion_mnist.py on a 64 px canvas
 # with the objects at random positions and scales (layout='free': on the
-# 2x2 grid, mixing two mosaics stacks their objects on the same cells, which
-# cost Mixup 7.5 mAP against BCE where the free layout costs it 1.4;
-# benchmarks/results/pretrained_regime.md), RGB in [-1, 1] as the
-# EfficientNet-Lite weights expect, and no
-# RandAugment (on small grey tiles timm's RandAugment cost plain BCE 19 mAP,
-# benchmarks/results/demo_regime.md); the horizontal flip keeps the two views
-# of Eq. 9 independent augmentations.
+# 2x2 grid, mixing two mosaics stacks their objects on the same cells),
+# RGB in [-1, 1] as the EfficientNet-Lite weights expect, and no
+# RandAugment (on small grey tiles it costs plain BCE); the figures behind
+# both choices: docs/implementation_notes.md. The horizontal flip keeps the
+# two views of Eq. 9 independent augmentations.
 _base_ = ['./mosaic_fashion_mnist.py']
 data_root = 'data/mosaic_fashion_mnist_64px'
 mosaic = dict(tile_size=32, layout='free')

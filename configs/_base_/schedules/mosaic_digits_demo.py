@@ -6,8 +6,8 @@
 #   pre-trained ResNet-50 over 20-50 epochs), still under 5 minutes on
 #   2 CPU cores;
 # - no RandAugment: on 32x32 canvases of 16 px digits, timm's RandAugment
-#   (2 ops at magnitude 9, made for 224 px photos) cost plain BCE on clean
-#   labels 19 mAP (12 epochs, seed 0: 77.6 with it, 97.0 without).
+#   (2 ops at magnitude 9, made for 224 px photos) costs plain BCE on clean
+#   labels (figures: docs/implementation_notes.md).
 demo_train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(32, 32)),
