@@ -10,9 +10,18 @@ Importing it also allow-lists, for ``torch.load(weights_only=True)``, the
 few types an mmengine checkpoint holds, so that ``--resume`` works on
 torch >= 2.6 without turning the protection off.
 """
-from . import baselines  # noqa: F401,E402  (after the core it builds on)
-from . import datasets, engine, evaluation, models, utils  # noqa: F401
-from .version import __version__
+import warnings  # isort: skip (the filter below precedes every import)
+
+# mmcv-lite (the CPU install) has no compiled ops; mmpretrain's import of
+# mmcv.cnn.bricks.transformer warns about one of them on every command,
+# though nothing here uses it. Quiet that one warning (a full mmcv never
+# raises it).
+warnings.filterwarnings(
+    'ignore', message='Fail to import ..MultiScaleDeformableAttention')
+
+from . import baselines  # noqa: F401,E402  (builds on the core)
+from . import datasets, engine, evaluation, models, utils  # noqa: F401,E402
+from .version import __version__  # noqa: E402
 
 # Let mmengine checkpoints resume under torch.load(weights_only=True) by
 # allow-listing exactly the types they hold (see mmbmix/utils/checkpoint.py),

@@ -1,5 +1,6 @@
 """tools/analysis_tools/label_diagnostics.py: Eq. 12-13 set by set."""
 import importlib.util
+import json
 import os
 import os.path as osp
 
@@ -67,13 +68,43 @@ def test_cli_on_a_checkpoint(tmp_path, capsys, monkeypatch):
     tool.main([CFG, str(ckpt), '--json', str(out)])
     table = capsys.readouterr().out
     noise = (given != true).float().mean().item()
-    assert f'| all | {given.numel()} | {100 * noise:.1f} | ' \
-        f'{100 * (1 - noise):.1f} | 100.0 | 100.0 | 0 |' in table
+    # selected clean, re-labeled, ambiguous, noise, precision, recall,
+    # wrong selected (nothing re-labeled: no re-label accuracy column)
+    assert f'| all | {given.numel()} | {100 * (1 - noise):.1f} | 0.0 | ' \
+        f'{100 * noise:.1f} | {100 * noise:.1f} | 100.0 | 100.0 | 0 |\n' \
+        in table and 're-label acc.' not in table
     assert '| digit_9 - |' in table and os.path.getsize(out) > 0
+    # no NaN in the JSON: a figure without denominator is left out
+    rows = json.loads(out.read_text(), parse_constant=lambda c: 1 / 0)
+    assert 'relabel_accuracy' not in rows[0] and rows[0]['recall'] == 1.0
 
     torch.save({'state_dict': {}}, ckpt)
     with pytest.raises(SystemExit, match='has no label state'):
         tool.main([CFG, str(ckpt)])
+
+
+def test_real_data_without_clean_labels_gets_states_and_p_g(capsys):
+    """Every real dataset: no clean labels, so no precision or recall,
+    but each set's label states and mean p_G."""
+    tool = _tool()
+    given = torch.tensor([[1, 0], [1, 1], [0, 1], [0, 0]], dtype=torch.bool)
+    state = torch.tensor(
+        [[CLEAN, CLEAN], [RELABELED, AMBIGUOUS], [CLEAN, CLEAN],
+         [AMBIGUOUS, CLEAN]],
+        dtype=torch.uint8)
+    p = torch.tensor([[0.9, 0.8], [0.1, 0.3], [0.7, 0.6], [0.2, 0.9]])
+    rows = {
+        r['set']: r
+        for r in tool.set_diagnostics(given, None, state, given, p_clean=p)
+    }
+    assert rows['all']['clean_fraction'] == pytest.approx(5 / 8)
+    assert rows['class 0 +']['relabeled_fraction'] == pytest.approx(1 / 2)
+    assert rows['class 1 +']['ambiguous_fraction'] == pytest.approx(1 / 2)
+    assert rows['class 1 +']['mean_p_clean'] == pytest.approx(0.45)
+    assert 'precision' not in rows['all'] and 'noise' not in rows['all']
+    table = tool.format_table(list(rows.values()))
+    assert 'mean p_G %' in table and 'precision' not in table
+    assert '| class 1 + | 2 | 50.0 | 0.0 | 50.0 | 45.0 |' in table
 
 
 def test_refit_applies_the_label_manager_rule():
@@ -145,3 +176,24 @@ def test_refit_cli_predicts_every_training_instance(tmp_path, capsys,
     torch.save({'state_dict': {'backbone.fc.weight': torch.zeros(1)}}, other)
     with pytest.raises(SystemExit, match='other.pth does not fit the model'):
         tool.main([CFG, str(other), '--refit'])
+
+
+@pytest.mark.parametrize('name', ['label_diagnostics', 'export_label_issues'])
+def test_truncated_checkpoint_is_one_line(tmp_path, monkeypatch, name):
+    monkeypatch.chdir(ROOT)
+    path = osp.join(ROOT, 'tools', 'analysis_tools', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(name, path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    full = tmp_path / 'full.pth'
+    torch.save({'state_dict': {'w': torch.zeros(5000)}}, full)
+    cut = tmp_path / 'epoch_3.pth'
+    cut.write_bytes(full.read_bytes()[:4000])
+    args = [CFG, str(cut)]
+    if name == 'export_label_issues':
+        args += ['--out', str(tmp_path / 'out')]
+    with pytest.raises(SystemExit) as e:
+        tool.main(args)
+    msg = str(e.value)
+    assert 'epoch_3.pth cannot be read as a checkpoint (truncated' in msg
+    assert '\n' not in msg

@@ -151,3 +151,15 @@ def test_noise_is_one_line_on_own_data(tmp_path):
     noisy = np.asarray(ds.label_matrix)
     assert clean.shape == (400, 4)
     assert abs((clean != noisy).mean() - 0.2) < 0.04  # flip: every label
+
+
+def test_no_mmcv_lite_warning_on_import():
+    """Every command used to print mmcv-lite's MultiScaleDeformableAttention
+    warning; importing mmbmix first (as every tool does) quiets it."""
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, '-c', 'import mmbmix'],
+                         capture_output=True,
+                         text=True,
+                         check=True)
+    assert 'MultiScaleDeformableAttention' not in out.stderr

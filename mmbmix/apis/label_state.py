@@ -38,17 +38,29 @@ class LabelStateError(ValueError):
 PER_BATCH = ('batch', 'sparse')  # storage of a state without label table
 
 
+def read_checkpoint(path: str) -> dict:
+    """``torch.load`` of a checkpoint file (weights only), with a one-line
+    error for a file that is missing, truncated or not a checkpoint."""
+    if not osp.isfile(path):
+        raise LabelStateError(f'no checkpoint file {path}')
+    register_safe_globals()
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:
+        first = (str(err).splitlines() or [type(err).__name__])[0]
+        raise LabelStateError(
+            f'{path} cannot be read as a checkpoint (truncated, corrupt or '
+            f'not a torch file: {first[:160]})') from None
+
+
 def saved_per_batch(path: str) -> bool:
     """Whether a checkpoint was saved by the per-batch label manager
     (``LabelManagerHook(stats_source='batch')``, the default), whose label
     states are decided batch by batch and not saved: the tools then make
     them from the checkpoint's model (``--refit``)."""
-    if not osp.isfile(path):
-        return False
-    register_safe_globals()
     try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception:  # the tools' own loading says what is wrong
+        ckpt = read_checkpoint(path)
+    except LabelStateError:  # the tools' own loading says what is wrong
         return False
     state = ckpt.get(STATE_KEY) if isinstance(ckpt, dict) else None
     return bool(state) and state.get('storage') in PER_BATCH
@@ -61,10 +73,7 @@ def load_label_state(path: str) -> dict:
         dict: the fields of :class:`LabelState` (tensors; ``p_clean`` may be
         None in checkpoints of older versions) and ``label_digest``.
     """
-    if not osp.isfile(path):
-        raise LabelStateError(f'no checkpoint file {path}')
-    register_safe_globals()
-    ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    ckpt = read_checkpoint(path)
     state = ckpt.get(STATE_KEY) if isinstance(ckpt, dict) else None
     if state and state.get('storage') in PER_BATCH:
         raise LabelStateError(
@@ -145,7 +154,7 @@ def predict_train_set(cfg: Config,
     if cfg.get('data_preprocessor') is not None:  # as mmengine's Runner
         model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
     model = MODELS.build(model_cfg)
-    register_safe_globals()
+    read_checkpoint(checkpoint)  # a truncated file: one line, not a misfit
     try:  # strict: a checkpoint of another model is an error, not a warning
         load_checkpoint(
             model,

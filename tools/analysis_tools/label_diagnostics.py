@@ -1,12 +1,15 @@
 """Where the label manager's clean-label selection goes wrong, set by set.
 
 Reads a BalanceMix checkpoint's label state (``LabelManagerHook``) and the
-training set of its config, which must know its clean labels
-(``LabelNoiseDataset``), and prints label precision and recall (Eq. 12) and
-re-label proportion and accuracy (Eq. 13): over all labels, over the given
+training set of its config, and prints, over all labels, over the given
 positive and the given negative labels, and for each of the 2K sets the
-mixtures are fit to (class k's given positives / negatives), with each set's
-noise rate and how many wrong labels it had selected as clean.
+mixtures are fit to (class k's given positives / negatives): the share of
+labels selected clean, re-labeled and ambiguous, and the mean p_G (Eq. 8).
+Where the training set knows its clean labels (``LabelNoiseDataset``) also
+label precision and recall (Eq. 12), re-label proportion and accuracy
+(Eq. 13), each set's noise rate and how many wrong labels it had selected
+as clean. Figures whose denominator is empty print as ``n.a.`` (left out of
+``--json``).
 
 With ``--refit``, the label state is not read from the checkpoint but made
 from it: the checkpoint's model (any mmpretrain multi-label classifier, e.g.
@@ -34,7 +37,7 @@ from mmbmix.apis import (STATE_KEY, LabelStateError, build_train_set,
                          load_label_state)
 from mmbmix.apis import load_labels as _dataset_labels
 from mmbmix.apis import predict_train_set, refit_label_state, saved_per_batch
-from mmbmix.models.utils.label_refinery import (CLEAN, RELABELED,
+from mmbmix.models.utils.label_refinery import (AMBIGUOUS, CLEAN, RELABELED,
                                                 label_diagnostics)
 
 __all__ = [
@@ -65,16 +68,23 @@ def parse_args(argv=None):
 
 
 def load_labels(cfg_path: str):
-    """Given and clean ``(N, K)`` label matrices of the training set."""
+    """Given and clean ``(N, K)`` label matrices of the training set (clean:
+    None where the training set does not know them)."""
     given, true, classes = _dataset_labels(
-        build_train_set(Config.fromfile(cfg_path)), require_clean=True)
+        build_train_set(Config.fromfile(cfg_path)))
     return given, true, classes
 
 
-def set_diagnostics(given, true, label_state, refined, classes=None) -> list:
+def set_diagnostics(given,
+                    true,
+                    label_state,
+                    refined,
+                    classes=None,
+                    p_clean=None) -> list:
     """Rows of figures: all labels, given positives, given negatives, then
     class k's given positives and negatives for every k (named
-    ``'<classes[k]> +'`` / ``'-'``, or ``'class k +'`` without names)."""
+    ``'<classes[k]> +'`` / ``'-'``, or ``'class k +'`` without names).
+    ``true`` None (real data): the label states and mean ``p_G`` only."""
     if label_state.shape != given.shape:
         raise ValueError(f'the checkpoint\'s label state '
                          f'is {tuple(label_state.shape)} but the training '
@@ -82,17 +92,24 @@ def set_diagnostics(given, true, label_state, refined, classes=None) -> list:
     clean, relabeled = label_state == CLEAN, label_state == RELABELED
 
     def row(name, mask):
-        figs = label_diagnostics(given[mask], true[mask], clean[mask],
-                                 relabeled[mask], refined[mask])
+        figs = dict(set=name, labels=int(mask.sum()))
+        if not mask.any():
+            return figs
+        for key, code in (('clean_fraction', CLEAN),
+                          ('relabeled_fraction', RELABELED),
+                          ('ambiguous_fraction', AMBIGUOUS)):
+            figs[key] = (label_state[mask] == code).float().mean().item()
+        if p_clean is not None:
+            figs['mean_p_clean'] = p_clean[mask].float().mean().item()
+        if true is None:
+            return figs
         wrong = given[mask] != true[mask]
-        return dict(
-            set=name,
-            labels=int(mask.sum()),
-            noise=wrong.float().mean().item() if mask.any() else 0.0,
-            clean_fraction=clean[mask].float().mean().item()
-            if mask.any() else 0.0,
+        figs.update(
+            noise=wrong.float().mean().item(),
             wrong_selected=int((clean[mask] & wrong).sum()),
-            **figs)
+            **label_diagnostics(given[mask], true[mask], clean[mask],
+                                relabeled[mask], refined[mask]))
+        return figs
 
     everything = torch.ones_like(given)
     rows = [
@@ -111,19 +128,31 @@ def set_diagnostics(given, true, label_state, refined, classes=None) -> list:
     return rows
 
 
+COLUMNS = (('clean_fraction', 'selected clean %'),
+           ('relabeled_fraction', 're-labeled %'), ('ambiguous_fraction',
+                                                    'ambiguous %'),
+           ('mean_p_clean', 'mean p_G %'), ('noise', 'noise %'),
+           ('precision', 'precision %'), ('recall', 'recall %'),
+           ('wrong_selected', 'wrong labels selected'),
+           ('relabel_accuracy', 're-label acc. %'))
+
+
 def format_table(rows) -> str:
-    pct = lambda v: 'n.a.' if v != v else f'{100 * v:.1f}'  # noqa: E731
+    """Markdown; the columns any row has, ``n.a.`` where a row has none."""
+    cols = [(k, h) for k, h in COLUMNS if any(k in r for r in rows)]
+
+    def cell(r, k):
+        v = r.get(k)
+        return 'n.a.' if v is None else str(v) if isinstance(
+            v, int) else f'{100 * v:.1f}'
+
     lines = [
-        '| set | labels | noise % | selected clean % | precision % | '
-        'recall % | wrong labels selected | re-labeled % | re-label acc. % |',
-        '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'
+        '| set | labels | ' + ' | '.join(h for _, h in cols) + ' |',
+        '| --- ' * (len(cols) + 2) + '|'
     ]
     for r in rows:
-        lines.append(f"| {r['set']} | {r['labels']} | {pct(r['noise'])} | "
-                     f"{pct(r['clean_fraction'])} | {pct(r['precision'])} | "
-                     f"{pct(r['recall'])} | {r['wrong_selected']} | "
-                     f"{pct(r['relabel_proportion'])} | "
-                     f"{pct(r['relabel_accuracy'])} |")
+        lines.append(f"| {r['set']} | {r['labels']} | " +
+                     ' | '.join(cell(r, k) for k, _ in cols) + ' |')
     return '\n'.join(lines)
 
 
@@ -143,13 +172,15 @@ def main(argv=None):
                 predict_train_set(cfg, args.checkpoint, args.batch_size),
                 args.checkpoint)
             label_state, refined = state.label_state, state.refined_labels
+            p_clean = state.p_clean
         else:
             state = load_label_state(args.checkpoint)
             label_state, refined = state['label_state'], state[
                 'refined_labels']
+            p_clean = state.get('p_clean')
         rows = set_diagnostics(given, true, label_state, refined.bool(),
-                               classes)
-    except (LabelStateError, ValueError) as err:
+                               classes, p_clean)
+    except (LabelStateError, ValueError, RuntimeError, EOFError) as err:
         sys.exit(f'label_diagnostics: {err}')
     print(format_table(rows))
     if args.json:

@@ -283,8 +283,8 @@ def label_diagnostics(given: torch.Tensor, true: torch.Tensor,
 
     Returns:
         dict: ``precision``, ``recall``, ``relabel_proportion`` and
-        ``relabel_accuracy`` in [0, 1] (NaN where a denominator is 0). R
-        holds only labels whose value changed.
+        ``relabel_accuracy`` in [0, 1] (left out where a denominator is 0).
+        R holds only labels whose value changed.
     """
     correct = given.bool() == true.bool()
     return eq12_13(
@@ -305,12 +305,15 @@ def eq12_13(labels, clean, correct, clean_correct, relabeled,
             relabeled_correct) -> dict:
     """Eq. 12-13 from counts (which can be summed over batches): label
     precision ``|C and correct| / |C|``, recall ``|C and correct| /
-    |correct|``, re-label proportion ``|R| / labels`` and accuracy."""
-    return dict(
-        precision=_ratio(clean_correct, clean),
-        recall=_ratio(clean_correct, correct),
-        relabel_proportion=_ratio(relabeled, labels),
-        relabel_accuracy=_ratio(relabeled_correct, relabeled))
+    |correct|``, re-label proportion ``|R| / labels`` and accuracy. A
+    figure whose denominator is empty (no label re-labeled: no accuracy) is
+    left out, not NaN, so that logs and JSON carry only defined figures."""
+    figs = dict(
+        precision=(clean_correct, clean),
+        recall=(clean_correct, correct),
+        relabel_proportion=(relabeled, labels),
+        relabel_accuracy=(relabeled_correct, relabeled))
+    return {key: a / b for key, (a, b) in figs.items() if b}
 
 
 STATE_NAMES = (('clean', CLEAN), ('relabel', RELABELED),
