@@ -88,10 +88,9 @@ def test_real_data_without_clean_labels_gets_states_and_p_g(capsys):
     but each set's label states and mean p_G."""
     tool = _tool()
     given = torch.tensor([[1, 0], [1, 1], [0, 1], [0, 0]], dtype=torch.bool)
-    state = torch.tensor(
-        [[CLEAN, CLEAN], [RELABELED, AMBIGUOUS], [CLEAN, CLEAN],
-         [AMBIGUOUS, CLEAN]],
-        dtype=torch.uint8)
+    state = torch.tensor([[CLEAN, CLEAN], [RELABELED, AMBIGUOUS],
+                          [CLEAN, CLEAN], [AMBIGUOUS, CLEAN]],
+                         dtype=torch.uint8)
     p = torch.tensor([[0.9, 0.8], [0.1, 0.3], [0.7, 0.6], [0.2, 0.9]])
     rows = {
         r['set']: r

@@ -95,8 +95,8 @@ def set_diagnostics(given,
         figs = dict(set=name, labels=int(mask.sum()))
         if not mask.any():
             return figs
-        for key, code in (('clean_fraction', CLEAN),
-                          ('relabeled_fraction', RELABELED),
+        for key, code in (('clean_fraction', CLEAN), ('relabeled_fraction',
+                                                      RELABELED),
                           ('ambiguous_fraction', AMBIGUOUS)):
             figs[key] = (label_state[mask] == code).float().mean().item()
         if p_clean is not None:
@@ -133,8 +133,8 @@ COLUMNS = (('clean_fraction', 'selected clean %'),
                                                     'ambiguous %'),
            ('mean_p_clean', 'mean p_G %'), ('noise', 'noise %'),
            ('precision', 'precision %'), ('recall', 'recall %'),
-           ('wrong_selected', 'wrong labels selected'),
-           ('relabel_accuracy', 're-label acc. %'))
+           ('wrong_selected', 'wrong labels selected'), ('relabel_accuracy',
+                                                         're-label acc. %'))
 
 
 def format_table(rows) -> str:
