@@ -73,6 +73,8 @@ def test_detection_scores_by_hand():
     assert (d['flagged'], d['wrong'], d['detected']) == (3, 2, 1)
     assert d['precision'] == pytest.approx(1 / 3)
     assert d['recall'] == pytest.approx(1 / 2)
+    none = detection_scores(torch.zeros_like(GIVEN), GIVEN, GIVEN)
+    assert none['precision'] is None and none['recall'] is None  # not NaN
 
 
 def _dataset(tmp_path, coco=False):

@@ -295,3 +295,24 @@ def test_clean_positives_keeps_every_given_positive():
     # the negatives are decided as before
     assert s.label_state[~given].equal(default.state.label_state[~given])
     assert s.refined_labels[~given].equal(default.state.refined_labels[~given])
+
+
+def test_shot_groups_fit_the_data_by_default():
+    """No shot_thresholds: few-shot classes are those under the first
+    tercile of the positive counts (here counts 90 60 30 10 5 2: the
+    tercile is 8.33, so the last two classes), not the paper's COCO
+    thresholds under which every class of a small set is few-shot."""
+    counts = [90, 60, 30, 10, 5, 2]
+    labels = torch.zeros(100, 6, dtype=torch.bool)
+    for k, c in enumerate(counts):
+        labels[torch.arange(c) * 7 % 100, k] = True
+    m = LabelManager()
+    m.reset(labels)
+    assert m.shot_groups[1] == pytest.approx(5 + 2 / 3 * 5)
+    rows = labels[:, 4] | labels[:, 5]
+    d = m.diagnostics()
+    assert d['few_shot_share_uniform'] == pytest.approx(rows.float().mean())
+    paper = LabelManager(shot_thresholds=(10000, 1000))
+    paper.reset(labels)
+    assert paper.diagnostics()['few_shot_share_uniform'] == pytest.approx(
+        labels.any(1).float().mean())  # every labelled row is "few-shot"

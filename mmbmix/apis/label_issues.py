@@ -85,7 +85,8 @@ def cleaned_labels(given: Tensor,
 
 def detection_scores(flagged: Tensor, given: Tensor, clean: Tensor) -> dict:
     """Precision and recall of ``flagged`` ``(N, K)`` bool as a detector of
-    the wrong given labels (``given != clean``)."""
+    the wrong given labels (``given != clean``); None where nothing is
+    flagged (precision) or nothing is wrong (recall)."""
     wrong = given != clean
     hits = int((flagged & wrong).sum())
     num_flagged, num_wrong = int(flagged.sum()), int(wrong.sum())
@@ -93,5 +94,5 @@ def detection_scores(flagged: Tensor, given: Tensor, clean: Tensor) -> dict:
         flagged=num_flagged,
         wrong=num_wrong,
         detected=hits,
-        precision=hits / num_flagged if num_flagged else float('nan'),
-        recall=hits / num_wrong if num_wrong else float('nan'))
+        precision=hits / num_flagged if num_flagged else None,
+        recall=hits / num_wrong if num_wrong else None)

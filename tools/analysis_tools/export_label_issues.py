@@ -352,9 +352,13 @@ def main(argv=None):
           f'{summary["ambiguous"]} ambiguous) -> {out}')
     if 'detection' in summary:
         d = summary['detection']
+        pct = {
+            k: 'n.a.' if d[k] is None else f'{100 * d[k]:.1f}%'
+            for k in ('precision', 'recall')
+        }
         print(f'{TOOL}: wrong labels {d["wrong"]}, detected {d["detected"]}:'
-              f' precision {100 * d["precision"]:.1f}%, recall '
-              f'{100 * d["recall"]:.1f}%; wrong after re-labeling '
+              f' detection precision {pct["precision"]}, recall '
+              f'{pct["recall"]}; wrong after re-labeling '
               f'{summary["wrong_after_relabel"]}')
     print(f'{TOOL}: cleaned annotation file {cleaned}')
     return summary

@@ -118,9 +118,12 @@ class LabelManager:
             ``GMM_DEFAULTS`` (``label_refinery``): ``max_iter``, ``tol``,
             ``reg_covar``, ``min_samples``, ``min_var``, ``split``. Defaults
             to None (the defaults).
-        shot_thresholds (tuple[int, int]): positive-label counts above which
-            a class is many-shot and below which it is few-shot (for the
-            few-shot share of the sampler). Defaults to (10000, 1000).
+        shot_thresholds (tuple[int, int], optional): positive-label counts
+            above which a class is many-shot and below which it is few-shot
+            (for the few-shot share of the sampler; the paper's COCO groups
+            are (10000, 1000)). Defaults to None: from the training labels,
+            the classes below the first tercile of the per-class positive
+            counts are few-shot, above the second many-shot.
         clean_positives (bool): take every given positive label as clean
             (Eq. 8 and 9 then decide the negatives only), for missing
             labels, where a given positive is never wrong. Defaults to False
@@ -145,7 +148,7 @@ class LabelManager:
                  use_ambiguous: bool = True,
                  score_form: str = 'literal',
                  gmm: Optional[dict] = None,
-                 shot_thresholds: Sequence[int] = (10000, 1000),
+                 shot_thresholds: Optional[Sequence[int]] = None,
                  clean_positives: bool = False,
                  ambiguous: str = 'weight',
                  weight_floor: float = 0.0,
@@ -169,10 +172,13 @@ class LabelManager:
         if score_form not in SCORE_FORMS:
             raise ValueError(f'{name}: score_form must be one of '
                              f'{SCORE_FORMS}, got {score_form!r}')
-        many, few = shot_thresholds
-        if not few <= many:
-            raise ValueError(f'{name}: shot_thresholds must be (many, few) '
-                             f'with few <= many, got {tuple(shot_thresholds)}')
+        if shot_thresholds is not None:
+            many, few = shot_thresholds
+            if not few <= many:
+                raise ValueError(
+                    f'{name}: shot_thresholds must be (many, few) with few '
+                    f'<= many, got {tuple(shot_thresholds)}')
+            shot_thresholds = (int(many), int(few))
         self.warmup_epochs = warmup_epochs
         self.clean_positives = bool(clean_positives)
         self.relabel_threshold = float(relabel_threshold)
@@ -182,7 +188,7 @@ class LabelManager:
         self.use_ambiguous = use_ambiguous
         self.score_form = score_form
         self.gmm = gmm_options(gmm)
-        self.shot_thresholds = (int(many), int(few))
+        self.shot_thresholds = shot_thresholds  # None: from the labels
         self.state = LabelState()
         if statistics not in STATISTICS:
             raise ValueError(f'{name}: statistics must be one of '
@@ -211,8 +217,10 @@ class LabelManager:
         self.true = None if true is None else as_label_csr(true)
         n, k = self.given.shape
         labels = self.given if self.true is None else self.true
-        few = np.bincount(labels.indices, minlength=k) < \
-            self.shot_thresholds[1]
+        counts = np.bincount(labels.indices, minlength=k)
+        self.shot_groups = self.shot_thresholds or tuple(
+            float(np.quantile(counts, q)) for q in (2 / 3, 1 / 3))
+        few = counts < self.shot_groups[1]
         self.has_few_shot = torch.from_numpy(
             np.diff((labels[:, np.flatnonzero(few)]).indptr) > 0)
         self.num_pos = torch.from_numpy(
