@@ -196,3 +196,29 @@ def test_truncated_checkpoint_is_one_line(tmp_path, monkeypatch, name):
     msg = str(e.value)
     assert 'epoch_3.pth cannot be read as a checkpoint (truncated' in msg
     assert '\n' not in msg
+
+
+def test_what_each_class_learns_from_by_hand():
+    """weight_on_wrong: the share of a set's Eq. 10 weight on wrong targets
+    (BCE's would be the noise rate); correct_weight_kept: the mean weight of
+    its correct labels (BCE: 1)."""
+    tool = _tool()
+    true = torch.tensor([[1, 0], [1, 1], [0, 0]], dtype=torch.bool)
+    given = torch.tensor([[0, 0], [1, 1], [0, 1]], dtype=torch.bool)
+    state = torch.tensor(
+        [[CLEAN, CLEAN], [AMBIGUOUS, AMBIGUOUS], [RELABELED, CLEAN]],
+        dtype=torch.uint8)
+    refined = given.clone()
+    refined[2, 0] = True  # re-labeled wrongly
+    p = torch.tensor([[0.9, 0.9], [0.25, 0.5], [0.1, 0.8]])
+    rows = {
+        r['set']: r
+        for r in tool.set_diagnostics(given, true, state, refined, p_clean=p)
+    }
+    # weights: [[1, 1], [0.25, 0.5], [1, 1]]; wrong targets: (0, 0) given
+    # 0 / true 1, (2, 0) re-labeled to 1 / true 0, (2, 1) given 1 / true 0
+    assert rows['all']['weight_on_wrong'] == pytest.approx(3 / 4.75)
+    # correct given labels: (0, 1), (1, 0), (1, 1), (2, 0): 1 + .25 + .5 + 1
+    assert rows['all']['correct_weight_kept'] == pytest.approx(2.75 / 4)
+    assert rows['class 1 +']['weight_on_wrong'] == pytest.approx(1 / 1.5)
+    assert rows['class 0 +']['correct_weight_kept'] == pytest.approx(0.25)

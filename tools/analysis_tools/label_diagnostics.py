@@ -38,7 +38,8 @@ from mmbmix.apis import (STATE_KEY, LabelStateError, build_train_set,
 from mmbmix.apis import load_labels as _dataset_labels
 from mmbmix.apis import predict_train_set, refit_label_state, saved_per_batch
 from mmbmix.models.utils.label_refinery import (AMBIGUOUS, CLEAN, RELABELED,
-                                                label_diagnostics)
+                                                label_diagnostics,
+                                                label_weights)
 
 __all__ = [
     'STATE_KEY', 'build_train_set', 'load_label_state', 'predict_train_set',
@@ -84,12 +85,19 @@ def set_diagnostics(given,
     """Rows of figures: all labels, given positives, given negatives, then
     class k's given positives and negatives for every k (named
     ``'<classes[k]> +'`` / ``'-'``, or ``'class k +'`` without names).
-    ``true`` None (real data): the label states and mean ``p_G`` only."""
+    ``true`` None (real data): the label states and mean ``p_G`` only.
+    With both ``true`` and ``p_clean``, what each set trains on (Eq. 10
+    weights): ``weight_on_wrong``, the share of the set's training weight
+    on a wrong target (BCE's: the set's noise rate), and
+    ``correct_weight_kept``, the mean weight of its correct labels (BCE:
+    1)."""
     if label_state.shape != given.shape:
         raise ValueError(f'the checkpoint\'s label state '
                          f'is {tuple(label_state.shape)} but the training '
                          f'set has {tuple(given.shape)} labels')
     clean, relabeled = label_state == CLEAN, label_state == RELABELED
+    weights = None if p_clean is None else label_weights(
+        label_state, p_clean)  # Eq. 10, every switch on
 
     def row(name, mask):
         figs = dict(set=name, labels=int(mask.sum()))
@@ -104,6 +112,14 @@ def set_diagnostics(given,
         if true is None:
             return figs
         wrong = given[mask] != true[mask]
+        if weights is not None:  # what the set's class learns from
+            w, right = weights[mask], refined[mask] == true[mask]
+            figs['weight_on_wrong'] = (w * ~right).sum().item() / max(
+                w.sum().item(), 1e-12)
+            figs['correct_weight_kept'] = w[~wrong].mean().item() \
+                if (~wrong).any() else None
+            if figs['correct_weight_kept'] is None:
+                del figs['correct_weight_kept']
         figs.update(
             noise=wrong.float().mean().item(),
             wrong_selected=int((clean[mask] & wrong).sum()),
@@ -132,6 +148,9 @@ COLUMNS = (('clean_fraction', 'selected clean %'),
            ('relabeled_fraction', 're-labeled %'), ('ambiguous_fraction',
                                                     'ambiguous %'),
            ('mean_p_clean', 'mean p_G %'), ('noise', 'noise %'),
+           ('weight_on_wrong',
+            'weight on wrong targets %'), ('correct_weight_kept',
+                                           'correct labels\' weight kept %'),
            ('precision', 'precision %'), ('recall', 'recall %'),
            ('wrong_selected', 'wrong labels selected'), ('relabel_accuracy',
                                                          're-label acc. %'))
