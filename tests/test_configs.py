@@ -43,7 +43,7 @@ METHODS = ('bce', 'mixup', 'asl', 'coteaching', 'llr', 'llct', 't_estimator',
 # what a method adds to its BCE twin: top-level keys (and their helpers
 # from configs/_base_/methods/), the model's parts, the default hooks
 METHOD_MODEL_KEYS = ('type', 'forget_rate', 'num_gradual', 'predict_with',
-                     'train_cfg')
+                     'selection', 'train_cfg')
 
 
 def _noise_of(name):
@@ -205,3 +205,80 @@ def test_metafile_lists_every_config_of_its_folder(method):
     (collection, ) = meta['Collections']
     assert all(m['In Collection'] == collection['Name']
                for m in meta['Models'])
+
+
+# ---------------------------------------------------------------- Appendix D
+# BalanceMix (Song, Kim, Lee, AAAI 2024), arXiv 2312.07087, Appendix D
+# ("Experiment configuration"): two GPUs (DDP); ResNet-50 pre-trained on
+# ImageNet-1K; 448 x 448; SGD momentum 0.9, weight decay 1e-4, lr 0.01,
+# cosine annealing; a Transformer-based decoder as the classification head,
+# "exactly the same for all compared methods"; per dataset the epochs, the
+# batch (over both GPUs) and BalanceMix's warm-up; Co-teaching with an
+# instance-level GMM (clean > 0.5); ASL gamma+ 0, gamma- 4, margin 0.05;
+# LL-R / LL-Ct delta_rel 0.1 / 0.04 / 0.05 % per epoch; RandAugment for
+# every method, Mixup for every method but the BCE default.
+APPENDIX_D = {
+    'voc07': dict(epochs=20, batch=32, warmup=5, delta_rel=0.001),
+    'coco2014': dict(epochs=50, batch=64, warmup=10, delta_rel=0.0004),
+    'deepfashion': dict(epochs=40, batch=64, warmup=5, delta_rel=0.0005),
+}
+PAPER_METHODS = ('bce', 'mixup', 'asl', 'coteaching', 'llr', 'llct',
+                 'balancemix')
+PAPER_CONFIGS = [
+    n for n in NAMES if '_resnet50_' in n and any(d in n for d in APPENDIX_D)
+]
+
+
+def test_every_paper_setting_has_a_config():
+    for method in PAPER_METHODS:
+        for data in APPENDIX_D:
+            for noise in NOISES:
+                assert any(
+                    n.startswith(f'{method}_resnet50_') and data in n
+                    and _noise_of(n) == noise
+                    for n in PAPER_CONFIGS), (method, data, noise)
+
+
+@pytest.mark.parametrize('name', PAPER_CONFIGS)
+def test_paper_config_matches_appendix_d(name):
+    cfg = _load(NAMES[name])
+    data = next(d for d in APPENDIX_D if d in name)
+    want = APPENDIX_D[data]
+    method = name.split('_')[0]
+    model = cfg.model
+    assert model.backbone.type == 'ResNet' and model.backbone.depth == 50
+    assert 'resnet50_8xb32_in1k' in model.backbone.init_cfg.checkpoint
+    assert model.neck is None and model.head.type == 'MLDecoderHead'
+    opt = cfg.optim_wrapper.optimizer
+    assert (opt.type, opt.lr, opt.momentum, opt.weight_decay) == ('SGD', 0.01,
+                                                                  0.9, 1e-4)
+    sched = cfg.param_scheduler
+    assert sched.type == 'CosineAnnealingLR' and sched.T_max == want['epochs']
+    assert cfg.train_cfg.max_epochs == want['epochs']
+    assert 2 * cfg.train_dataloader.batch_size == want['batch']  # 2 GPUs
+    assert cfg.auto_scale_lr.base_batch_size == want['batch']
+    inner = cfg.train_dataloader.dataset.dataset
+    kinds = [t['type'] for t in inner.pipeline]
+    assert 'RandAugment' in kinds
+    assert dict(type='Resize', scale=(448, 448)) in inner.pipeline
+    mixup = model.get('train_cfg', {}).get('augments')
+    if method == 'bce':
+        assert mixup is None
+    elif method == 'balancemix':
+        assert cfg.data_preprocessor.mix.type == 'MinorityMixup'
+        (hook, ) = hook_cfgs(cfg, 'LabelManagerHook')
+        assert hook.warmup_epochs == want['warmup']
+    else:
+        assert mixup == dict(type='Mixup', alpha=1.0)
+    loss = model.head.loss
+    if method == 'asl':
+        assert (loss.type, loss.gamma_pos, loss.gamma_neg,
+                loss.clip) == ('AsymmetricLoss', 0.0, 4.0, 0.05)
+    if method in ('llr', 'llct'):
+        assert loss.type == 'LargeLossRejectionLoss'
+        assert loss.delta_rel == want['delta_rel']
+        assert loss.mode == ('reject'
+                             if method == 'llr' else 'correct_temporary')
+    if method == 'coteaching':
+        assert model.type == 'CoTeachingClassifier'
+        assert model.selection == 'gmm'

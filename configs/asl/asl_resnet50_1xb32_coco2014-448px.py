@@ -1,5 +1,5 @@
 # ASL (Ben-Baruch et al., ICCV 2021) with Mixup, as every method BalanceMix
-# compares with (its Appendix D).
+# compares with (its Appendix D: gamma+ 0, gamma- 4, margin 0.05).
 _base_ = [
     '../mixup/mixup_resnet50_1xb32_coco2014-448px.py',
     '../_base_/methods/asl.py'

@@ -6,5 +6,5 @@ _base_ = [
 ]
 train_dataloader = dict(batch_sampler={{_base_.balancemix_batch_sampler}})
 data_preprocessor = {{_base_.balancemix_data_preprocessor}}
-model = dict(head={{_base_.balancemix_head}})
+model = dict(head={{_base_.balancemix_decoder_head}})
 default_hooks = {{_base_.balancemix_hooks}}

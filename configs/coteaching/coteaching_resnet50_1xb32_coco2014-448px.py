@@ -1,7 +1,8 @@
-# Co-teaching (Han et al., NeurIPS 2018) with Mixup; forget_rate = the noise
-# rate (0 on clean labels).
+# Co-teaching (Han et al., NeurIPS 2018) with Mixup, as the BalanceMix paper
+# ran it (Appendix D): instance level, the instances a two-component GMM on
+# the peer's losses calls clean.
 _base_ = [
     '../mixup/mixup_resnet50_1xb32_coco2014-448px.py',
     '../_base_/methods/coteaching.py'
 ]
-model = {{_base_.coteaching_model}}
+model = {{_base_.coteaching_model_paper}}

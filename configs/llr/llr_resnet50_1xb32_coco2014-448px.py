@@ -1,4 +1,5 @@
-# LL-R (Kim et al., CVPR 2022, large loss rejection) with Mixup.
+# LL-R (Kim et al., CVPR 2022, large loss rejection) with Mixup; delta_rel
+# as the BalanceMix paper ran it on this dataset (Appendix D).
 _base_ = [
     '../mixup/mixup_resnet50_1xb32_coco2014-448px.py',
     '../_base_/methods/llr.py'

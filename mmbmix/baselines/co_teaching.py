@@ -15,6 +15,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample, label_to_onehot
 
 PREDICT_WITH = ('net1', 'mean')
+SELECTIONS = ('small_loss', 'gmm')
 
 
 def co_teaching_select(loss1: torch.Tensor, loss2: torch.Tensor,
@@ -36,6 +37,22 @@ def co_teaching_select(loss1: torch.Tensor, loss2: torch.Tensor,
     return idx_net1, idx_net2
 
 
+def gmm_select(loss: torch.Tensor) -> torch.Tensor:
+    """Instances a two-component 1-D GMM on the ``(B,)`` losses calls clean
+    (posterior of the smaller-mean component above 0.5; the BalanceMix
+    paper's Co-teaching, Appendix D), as indices; all of them where the
+    losses cannot be split (too few, or too uniform)."""
+    from mmbmix.models.utils import GMM_DEFAULTS, fit_gmm_1d, gmm_posterior
+    x = loss.detach().float().cpu()
+    groups = torch.zeros(x.numel(), dtype=torch.long)
+    options = {k: v for k, v in GMM_DEFAULTS.items() if k != 'split'}
+    p_clean = gmm_posterior(x, groups, fit_gmm_1d(x, groups, 1, **options))
+    keep = (p_clean > 0.5).nonzero().flatten()
+    if keep.numel() == 0:
+        keep = torch.arange(x.numel())
+    return keep.to(loss.device)
+
+
 @MODELS.register_module()
 class CoTeachingClassifier(ImageClassifier):
     """Two peer networks that teach each other with small-loss instances.
@@ -54,7 +71,10 @@ class CoTeachingClassifier(ImageClassifier):
     num_gradual`` and ``tau = forget_rate``; ``round(R(t) * B)`` instances,
     at least one, are kept. Losses are ``loss_net1`` and ``loss_net2`` (mean
     over the kept instances; mmengine sums both), and ``remember_rate`` is
-    logged.
+    logged. ``selection='gmm'`` keeps instead the instances a two-component
+    GMM on the peer's batch losses calls clean (:func:`gmm_select`; the
+    BalanceMix paper's configuration, Appendix D; ``forget_rate`` and
+    ``num_gradual`` are then unused).
 
     The head must return logits from ``head(feats)`` (e.g.
     ``MultiLabelLinearClsHead``); its own loss module is not used.
@@ -71,6 +91,8 @@ class CoTeachingClassifier(ImageClassifier):
         predict_with (str): ``'net1'`` (network 1 alone, the same test-time
             size as the other methods; the default) or ``'mean'`` (mean of
             the two networks' sigmoid scores).
+        selection (str): ``'small_loss'`` (Han et al.'s ``R(t)``) or
+            ``'gmm'``. Defaults to ``'small_loss'``.
         **kwargs: ``pretrained``, ``train_cfg`` (e.g. Mixup batch augments),
             ``data_preprocessor`` and ``init_cfg`` of
             :class:`ImageClassifier`.
@@ -83,6 +105,7 @@ class CoTeachingClassifier(ImageClassifier):
                  forget_rate: float = 0.2,
                  num_gradual: int = 10,
                  predict_with: str = 'net1',
+                 selection: str = 'small_loss',
                  **kwargs) -> None:
         if head is None:
             raise ValueError('CoTeachingClassifier: head is required')
@@ -92,6 +115,9 @@ class CoTeachingClassifier(ImageClassifier):
         if int(num_gradual) != num_gradual or num_gradual < 0:
             raise ValueError('CoTeachingClassifier: num_gradual must be a '
                              f'non-negative integer, got {num_gradual!r}')
+        if selection not in SELECTIONS:
+            raise ValueError('CoTeachingClassifier: selection must be one of '
+                             f'{SELECTIONS}, got {selection!r}')
         if predict_with not in PREDICT_WITH:
             raise ValueError('CoTeachingClassifier: predict_with must be one '
                              f'of {PREDICT_WITH}, got {predict_with!r}')
@@ -106,6 +132,7 @@ class CoTeachingClassifier(ImageClassifier):
         self.forget_rate = float(forget_rate)
         self.num_gradual = int(num_gradual)
         self.predict_with = predict_with
+        self.selection = selection
 
     def forget_rate_at(self, epoch: Optional[int] = None) -> float:
         """``min(t / T_k * tau, tau)`` at 0-based ``epoch`` (default: the
@@ -154,12 +181,16 @@ class CoTeachingClassifier(ImageClassifier):
             logits1, target, reduction='none').sum(1)
         loss2 = F.binary_cross_entropy_with_logits(
             logits2, target, reduction='none').sum(1)
-        keep = self.num_remember(loss1.numel())
-        idx1, idx2 = co_teaching_select(loss1, loss2, keep)
+        if self.selection == 'gmm':  # each network: its peer's clean set
+            idx1, idx2 = gmm_select(loss2), gmm_select(loss1)
+        else:
+            keep = self.num_remember(loss1.numel())
+            idx1, idx2 = co_teaching_select(loss1, loss2, keep)
         return dict(
             loss_net1=loss1[idx1].mean(),
             loss_net2=loss2[idx2].mean(),
-            remember_rate=loss1.new_tensor(keep / loss1.numel()))
+            remember_rate=loss1.new_tensor(
+                (idx1.numel() + idx2.numel()) / (2 * loss1.numel())))
 
     def predict(self,
                 inputs: torch.Tensor,

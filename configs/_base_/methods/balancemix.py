@@ -23,6 +23,9 @@ balancemix_data_preprocessor = dict(
     mix=dict(type='MinorityMixup', alpha=4.0))
 balancemix_head = dict(
     type='BalanceMixHead', loss=dict(_delete_=True, type='BalanceMixLoss'))
+# on a decoder head built on BalanceMixHead (MLDecoderHead: the paper
+# configs, Appendix D) only the loss changes
+balancemix_decoder_head = dict(loss=dict(_delete_=True, type='BalanceMixLoss'))
 balancemix_label_manager = dict(
     type='LabelManagerHook', warmup_epochs=5, relabel_threshold=0.975)
 # warm-up: VOC and DeepFashion 5 epochs, COCO 10 (paper, Appendix C); the

@@ -9,3 +9,8 @@ coteaching_model = dict(
     num_gradual=10,
     predict_with='net1')
 coteaching_model_short = dict(coteaching_model, num_gradual=5)
+# the BalanceMix paper's Co-teaching (Appendix D): "a bi-modal GMM on the
+# losses of all instances (instance level), clean where its probability >
+# 0.5"; fitted on each batch's losses of the peer network (our reading of
+# "all instances"; docs/configs.md)
+coteaching_model_paper = dict(coteaching_model, selection='gmm')

@@ -1,0 +1,3 @@
+_base_ = ['./coteaching_resnet50_1xb16_voc07-448px.py']
+train_dataloader = dict(dataset=dict(noise_type='flip', noise_rate=0.2))
+model = dict(forget_rate=0.2)

@@ -1,0 +1,3 @@
+_base_ = ['./coteaching_resnet50_1xb32_deepfashion-448px.py']
+train_dataloader = dict(dataset=dict(noise_type='mislabel', noise_rate=0.4))
+model = dict(forget_rate=0.4)

@@ -1,0 +1,2 @@
+_base_ = ['./coteaching_resnet50_1xb32_deepfashion-448px.py']
+train_dataloader = dict(dataset=dict(noise_type='single_positive'))
