@@ -5,7 +5,7 @@ and the pieces every compared method shares there (the ML-Decoder head of
 Appendix D, the offline ImageNet EfficientNet-Lite weights). Each is
 registered in mmpretrain's registries when ``mmbmix`` is imported.
 """
-from .co_teaching import (CoTeachingClassifier, co_teaching_select, gmm_select)
+from .co_teaching import CoTeachingClassifier, co_teaching_select, gmm_select
 from .efficientnet_lite import (convert_efficientnet_lite,
                                 efficientnet_lite_file,
                                 load_from_efficientnet_lite)
