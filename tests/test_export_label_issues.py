@@ -3,6 +3,7 @@ the cleaned annotation file, detection figures, bad input."""
 import csv
 import importlib.util
 import json
+import os
 import os.path as osp
 
 import numpy as np
@@ -162,8 +163,18 @@ def test_cli_lists_the_issues_and_the_cleaned_file_loads_back(
         'relabel_frac: 0.0500  confirmed_frac: 0.0100  ambiguous_frac: '
         '0.0400\nx - Epoch(label) [6] clean_frac: 0.8000  relabel_frac: '
         '0.1000  confirmed_frac: 0.0500  ambiguous_frac: 0.0500\n')
+    resumed = tmp_path / '20261202_000000'  # a resume: epochs 7-8 only
+    resumed.mkdir()
+    (resumed / '20261202_000000.log').write_text(
+        'x - Epoch(label) [7] clean_frac: 0.7000  relabel_frac: 0.2000\n'
+        'x - Epoch(label) [8] clean_frac: 0.6000  relabel_frac: 0.3000\n')
+    os.utime(log_dir / '20261201_000000.log', (1, 1))  # the older run
     out = tmp_path / 'out'
     summary = _tool().main([cfg, ckpt, '--out', str(out), '--no-confidence'])
+    # the plot's history spans the run and its resumption
+    history = _tool().states_over_epochs(summary['log'])
+    assert sorted(history) == [5, 6, 7, 8]
+    assert history[6]['clean'] == 0.8 and history[8]['relabel'] == 0.3
     with open(out / 'label_issues.csv') as f:
         rows = list(csv.DictReader(f))
     assert [(r['index'], r['class_name'], r['given'], r['suggested'],

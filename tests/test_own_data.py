@@ -163,3 +163,36 @@ def test_no_mmcv_lite_warning_on_import():
                          text=True,
                          check=True)
     assert 'MultiScaleDeformableAttention' not in out.stderr
+
+
+def test_the_audit_pass_reports_its_progress(monkeypatch):
+    """stats_source='audit' runs a pass over the training set after each
+    epoch; it logs about ten progress lines with an ETA, the last at the
+    end, instead of nothing for minutes."""
+    import types
+
+    import torch
+
+    import mmbmix.engine.confidence as confidence
+    monkeypatch.setattr(
+        confidence, 'predict', lambda model, data:
+        (torch.as_tensor(data), torch.ones(len(data), 3, dtype=torch.float64)))
+    loader = types.SimpleNamespace(
+        dataset=list(range(40)),
+        num_workers=0,
+        collate_fn=lambda batch: batch,
+        batch_sampler=types.SimpleNamespace(batch_size=2))
+    audit = confidence.AuditConfidence(loader, num_views=2)
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        out = audit(torch.nn.Linear(1, 1), (40, 3))
+    finally:
+        logger.removeHandler(handler)
+    assert torch.equal(out, torch.ones(40, 3))
+    lines = [m for m in messages if 'label pass' in m]
+    assert len(lines) == 10 and 'label pass 40/40 batches' in lines[-1]
+    assert 'eta 0 s' in lines[-1] and 'label pass 4/40' in lines[0]

@@ -12,10 +12,12 @@ every training instance, identical on every rank:
   step's random half *before* that step's optimizer update, on the view the
   training pipeline has just made; Eq. 9 then averages over this one view.
 """
+import time
 from typing import Optional, Tuple
 
 import torch
 from mmengine.dist import all_reduce, get_dist_info
+from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmpretrain.models.heads import MultiLabelClsHead
 from torch import Tensor
@@ -84,9 +86,19 @@ class AuditConfidence:
         was_training = model.training
         model.eval()
         total = torch.zeros(shape, dtype=torch.float64)
+        steps, done = self.num_views * len(self.loader), 0
+        every, start = max(steps // 10, 1), time.perf_counter()
         for _ in range(self.num_views):
             for data in self.loader:
                 total.index_add_(0, *predict(model, data))
+                done += 1
+                if done % every == 0 or done == steps:  # about 10 lines
+                    spent = time.perf_counter() - start
+                    print_log(
+                        f'LabelManagerHook: label pass {done}/{steps} '
+                        f'batches ({self.num_views} views), {spent:.0f} s, '
+                        f'eta {spent * (steps - done) / done:.0f} s',
+                        logger='current')
         model.train(was_training)
         all_reduce(total, op='sum')
         return (total / self.num_views).float()

@@ -15,7 +15,8 @@ applied to that model's predictions of the training set), writes to
   ``img_path`` and ``gt_label``): Eq. 9's re-labels applied and, with
   ``--drop-ambiguous``, ambiguous given positives removed;
 - ``per_class.csv`` and ``label_issues.png``: suspected labels per class
-  and, where the training log is found, the label states over the epochs;
+  and, where the training logs are found (every ``*/*.log`` beside the
+  checkpoint: a run and its resumptions), the label states over the epochs;
 - ``summary.json``; where the clean labels are known (``LabelNoiseDataset``)
   it holds the precision and recall of the suspected labels as a detector
   of the wrong ones.
@@ -76,8 +77,8 @@ def parse_args(argv=None):
     p.add_argument(
         '--log',
         help='the training log for the states over '
-        'epochs. Defaults to the newest */*.log beside the '
-        'checkpoint')
+        'epochs. Defaults to every */*.log beside the checkpoint (a run '
+        'and its resumptions, oldest first)')
     p.add_argument('--batch-size', type=int, default=256)
     p.add_argument(
         '--force',
@@ -236,19 +237,21 @@ def per_class(given, label_state, classes, out: str) -> list:
     return rows
 
 
-def states_over_epochs(log: str) -> dict:
+def states_over_epochs(logs) -> dict:
     """``{epoch: {state: fraction}}`` from the hook's ``Epoch(label)`` log
-    lines."""
+    lines of one log or of several (a run and its resumptions, oldest
+    first: a later log's epoch replaces an earlier one's)."""
     found = {}
-    with open(log, errors='replace') as f:
-        for line in f:
-            m = re.search(r'Epoch\(label\) \[(\d+)\](.*)', line)
-            if m:
-                found[int(m.group(1))] = {
-                    k: float(v)
-                    for k, v in re.findall(r'(\w+)_frac: ([-\d.e]+)', m.group(
-                        2))
-                }
+    for log in [logs] if isinstance(logs, str) else logs:
+        with open(log, errors='replace') as f:
+            for line in f:
+                m = re.search(r'Epoch\(label\) \[(\d+)\](.*)', line)
+                if m:
+                    found[int(m.group(1))] = {
+                        k: float(v)
+                        for k, v in re.findall(r'(\w+)_frac: ([-\d.e]+)',
+                                               m.group(2))
+                    }
     return found
 
 
@@ -272,7 +275,7 @@ def plot(rows, history, path: str) -> bool:
         label='ambiguous')
     ax.set_xticks(x, names, rotation=60, ha='right', fontsize=7)
     ax.set_ylabel('suspected wrong labels')
-    ax.legend()
+    ax.legend(fontsize=7)
     if history:
         epochs = sorted(history)
         ax = axes[0, 1]
@@ -282,9 +285,11 @@ def plot(rows, history, path: str) -> bool:
                 marker='o',
                 label=state)
         ax.set_xlabel('epoch')
+        ax.set_xticks(epochs)  # whole epochs, every one
         ax.set_ylabel('% of labels')
         ax.set_title('label states (Fig. 6)')
-        ax.legend()
+        # outside the axes: no point of the last epoch hides behind it
+        ax.legend(loc='upper left', bbox_to_anchor=(1.01, 1), fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -298,7 +303,7 @@ def find_log(args):
         return args.log
     logs = glob.glob(
         osp.join(osp.dirname(osp.abspath(args.checkpoint)), '*', '*.log'))
-    return max(logs, key=osp.getmtime) if logs else None
+    return sorted(logs, key=osp.getmtime) or None  # a run and its resumes
 
 
 def main(argv=None):
