@@ -257,7 +257,8 @@ def check_training_set(dataset) -> None:
         data_list,
         len(dataset.metainfo['classes']),
         ann_file,
-        check_paths='img_path' in data_list[0])
+        # local files only: a remote backend's paths (s3://...) are not
+        check_paths='://' not in str(data_list[0].get('img_path', '://')))
     empty = [
         i for i, info in enumerate(data_list) if len(info['gt_label']) == 0
     ]
