@@ -4,6 +4,7 @@ annotations with one-line errors, noise on any dataset, training end to
 end with mmpretrain:: bases."""
 import json
 import logging
+import os
 
 import numpy as np
 import pytest
@@ -196,3 +197,29 @@ def test_the_audit_pass_reports_its_progress(monkeypatch):
     lines = [m for m in messages if 'label pass' in m]
     assert len(lines) == 10 and 'label pass 40/40 batches' in lines[-1]
     assert 'eta 0 s' in lines[-1] and 'label pass 4/40' in lines[0]
+
+
+def test_a_clone_folder_named_mmbmix_cannot_pass_for_the_package(tmp_path):
+    """Where a folder named mmbmix (a clone, without the package inside its
+    top level) comes first, 'import mmbmix' succeeds and registers nothing;
+    the configs' custom_imports also import mmbmix.models, which fails
+    there at once."""
+    import subprocess
+    import sys
+
+    import mmbmix
+    (tmp_path / 'mmbmix').mkdir()  # the clone: configs/, tools/, ... only
+    cfg = Config.fromfile('configs/_base_/default_runtime.py')
+    here = os.path.dirname(os.path.dirname(mmbmix.__file__))
+    code = ('import sys; sys.path[:] = [p for p in sys.path if p not in '
+            f'({here!r}, "")]; sys.path.insert(0, {str(tmp_path)!r}); '
+            'sys.meta_path[:] = [f for f in sys.meta_path if "editable" not '
+            'in repr(f)]; from mmengine.utils import '
+            'import_modules_from_strings as imp; '
+            f'imp({cfg.custom_imports.imports!r})')
+    out = subprocess.run([sys.executable, '-c', code],
+                         capture_output=True,
+                         text=True,
+                         cwd=str(tmp_path))
+    assert out.returncode != 0
+    assert "No module named 'mmbmix.models'" in out.stderr

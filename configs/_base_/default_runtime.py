@@ -1,5 +1,9 @@
 default_scope = 'mmpretrain'
-custom_imports = dict(imports=['mmbmix'], allow_failed_imports=False)
+# 'mmbmix.models' too: a folder named mmbmix without the package (a clone
+# beside the script) imports as an empty namespace package and would
+# register nothing; its missing submodule fails here, at the start.
+custom_imports = dict(
+    imports=['mmbmix', 'mmbmix.models'], allow_failed_imports=False)
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
