@@ -206,8 +206,6 @@ def test_a_clone_folder_named_mmbmix_cannot_pass_for_the_package(tmp_path):
     there at once."""
     import subprocess
     import sys
-
-    import mmbmix
     (tmp_path / 'mmbmix').mkdir()  # the clone: configs/, tools/, ... only
     cfg = Config.fromfile('configs/_base_/default_runtime.py')
     here = os.path.dirname(os.path.dirname(mmbmix.__file__))
