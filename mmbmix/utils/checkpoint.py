@@ -159,7 +159,7 @@ def check_checkpoint_file(path: str) -> None:
         raise CheckpointError(
             f'checkpoint {path} is incomplete ({osp.getsize(path)} bytes, '
             'no zip end record): it was cut short while being written, e.g. '
-            'by a killed run; resume from an earlier checkpoint')
+            'by a killed run; use an earlier checkpoint of the run')
 
 
 def is_complete_checkpoint(path: str) -> bool:
