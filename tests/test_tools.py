@@ -170,3 +170,19 @@ def test_amp_on_cpu_is_refused(monkeypatch, capsys):
         train.parse_args()
     assert exc.value.code == 2
     assert '--amp needs a CUDA GPU' in capsys.readouterr().err
+
+
+def test_threads_flag_sets_torch_threads(monkeypatch):
+    train = _load_tool('train')
+    before = torch.get_num_threads()
+    seen = []
+    monkeypatch.setattr(train.torch, 'set_num_threads', seen.append)
+    monkeypatch.setattr(train, 'merge_args', lambda cfg, args: 1 / 0)
+    monkeypatch.setattr(train.Config, 'fromfile', lambda path: None)
+    monkeypatch.setattr(sys, 'argv', ['train.py', 'cfg.py', '--threads', '1'])
+    with pytest.raises(ZeroDivisionError):  # stops right after the flag
+        train.main()
+    assert seen == [1] and torch.get_num_threads() == before
+    monkeypatch.setattr(sys, 'argv', ['train.py', 'cfg.py', '--threads', '0'])
+    with pytest.raises(SystemExit, match='--threads must be >= 1'):
+        train.main()

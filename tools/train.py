@@ -13,6 +13,8 @@ Same command line as mmpretrain 1.2.0's ``tools/train.py``; differences:
   error naming it, ``--resume`` without a path skips incomplete files, and a
   file the weights-only unpickler refuses stops the run unless
   ``--trust-checkpoint`` (or ``MMBMIX_TRUST_CHECKPOINT=1``) is given.
+* ``--threads N`` sets torch's thread count (the default, one per core, is
+  slow on cores that other jobs share).
 * ``--amp`` needs CUDA: mmengine's ``AmpOptimWrapper`` asserts a GPU and CPU
   autocast (bf16) is not worth its accuracy cost here, so on a CPU-only
   machine the tool stops with a message instead.
@@ -71,6 +73,12 @@ def parse_args():
         '--no-persistent-workers',
         action='store_true',
         help='disable persistent_workers in the dataloaders')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        help='torch threads of this process (torch.set_num_threads); on '
+        'CPU cores shared with other jobs, 1 is often several times faster '
+        'than the default (one per core)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -184,6 +192,11 @@ def build_runner(cfg):
 
 def main():
     args = parse_args()
+    if args.threads is not None:
+        if args.threads < 1:
+            raise SystemExit(f'train.py: error: --threads must be >= 1, got '
+                             f'{args.threads}')
+        torch.set_num_threads(args.threads)
     cfg = merge_args(Config.fromfile(args.config), args)
     register_safe_globals()
     resolve_auto_resume(cfg)
