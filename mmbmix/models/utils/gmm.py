@@ -430,8 +430,13 @@ def _value_atoms(x, g, lo, scale, num_groups) -> _Atoms:
     return _Atoms(torch.ones_like(u), u, u * u, u, g, num_groups)
 
 
-def _bin_atoms(x, g, lo, scale, num_groups, num_bins) -> _Atoms:
-    """Per-bin count, sum and sum of squares; one pass, few allocations."""
+def _bin_atoms(x, g, lo, scale, num_groups, num_bins, clamp=True) -> _Atoms:
+    """Per-bin count, sum and sum of squares of the positions ``u = (x -
+    lo) * scale`` in bins; one pass, few allocations. The one binning
+    kernel: :func:`fit_gmm_1d` (``clamp``: positions clamped into the
+    range) and :class:`LossHistogram` (``clamp=False``: a value outside the
+    range is counted in the end bin with its own position, so the sums stay
+    exact)."""
     # rows of num_bins + 16: a power-of-two row stride maps bin j of every
     # group to the same cache set and makes the scatter 3x slower on CPU
     stride = num_bins + 16
@@ -450,9 +455,11 @@ def _bin_atoms(x, g, lo, scale, num_groups, num_bins) -> _Atoms:
         u = torch.index_select(lo, 0, gc)
         u = torch.sub(xc, u, out=u)
         k = torch.index_select(scale, 0, gc)
-        u.mul_(k).clamp_(0, top)  # position in bins (clamp: overflow)
-        k = torch.floor(u, out=k)  # bin
-        frac = u.sub_(k)  # position inside the bin, in [0, 1)
+        u.mul_(k)  # position in bins
+        if clamp:  # overflow
+            u.clamp_(0, top)
+        k = torch.floor(u if clamp else u.clamp(0, top), out=k)  # bin
+        frac = u.sub_(k)  # position inside the bin ([0, 1) when clamped)
         idx = k.to(gc.dtype).add_(gc, alpha=stride)
         sums = torch.zeros(3, size, dtype=dtype, device=x.device)
         sums[0].index_add_(

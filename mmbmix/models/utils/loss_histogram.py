@@ -24,7 +24,7 @@ import math
 import torch
 from torch import Tensor
 
-from .gmm import GMMParams, fit_gmm_binned
+from .gmm import GMMParams, _bin_atoms, fit_gmm_binned
 from .label_refinery import label_groups, split_rule
 
 
@@ -60,11 +60,8 @@ class LossHistogram:
         self.num_classes = num_classes
         self.num_bins = num_bins
         groups = 2 * num_classes
-        # bins are num_bins wide plus 1 spare column: a power-of-two row
-        # stride makes the scatter into all rows hit the same cache sets
-        self.stride = num_bins + 1
         self.stats = torch.zeros(
-            3, groups * self.stride, dtype=torch.float64, device=device)
+            3, groups, num_bins, dtype=torch.float64, device=device)
         self.lo = torch.zeros(groups, dtype=torch.float64, device=device)
         self.scale = torch.full((groups, ),
                                 num_bins / init_max,
@@ -103,14 +100,17 @@ class LossHistogram:
         g = label_groups(labels.to(self.stats.device)).reshape(-1)
         self.seen_max.scatter_reduce_(0, g, x, 'amax')
         self.seen_min.scatter_reduce_(0, g, x, 'amin')
-        # u: position in bins; values outside [0, num_bins) are counted in
-        # the end bins with their own u, so the sums stay exact
-        u = x.double().sub_(self.lo[g]).mul_(self.scale[g])
-        idx = u.floor().clamp_(0, self.num_bins - 1).long()
-        idx.add_(g, alpha=self.stride)
-        self.stats[0].index_add_(0, idx, torch.ones_like(u))
-        self.stats[1].index_add_(0, idx, u)
-        self.stats[2].index_add_(0, idx, u.square_())
+        # positions in bins; values outside [0, num_bins) are counted in
+        # the end bins with their own position, so the sums stay exact
+        n, s1, s2 = _bin_atoms(
+            x.double(),
+            g,
+            self.lo,
+            self.scale,
+            2 * self.num_classes,
+            self.num_bins,
+            clamp=False)[:3]
+        self.stats += torch.stack((n, s1, s2))
 
     def all_reduce(self) -> None:
         """Sum the histograms of all ranks (one all-reduce) and agree on the
@@ -122,10 +122,6 @@ class LossHistogram:
         all_reduce(self.seen_max, op='max')
         all_reduce(self.seen_min, op='min')
 
-    def _view(self) -> Tensor:
-        groups = 2 * self.num_classes
-        return self.stats.view(3, groups, self.stride)[..., :self.num_bins]
-
     def fit(self, split: str = 'always', **gmm_kwargs) -> GMMParams:
         """Fit the 2K mixtures (Eq. 7) to this epoch's histograms.
 
@@ -136,7 +132,7 @@ class LossHistogram:
             **gmm_kwargs: ``max_iter``, ``tol``, ``reg_covar``,
                 ``min_samples``, ``min_var`` of :func:`fit_gmm_binned`.
         """
-        n, s1, s2 = self._view()
+        n, s1, s2 = self.stats
         params = fit_gmm_binned(n, s1, s2, self.lo, self.scale, **gmm_kwargs)
         return split_rule(params, split)
 
