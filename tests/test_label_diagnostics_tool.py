@@ -222,3 +222,18 @@ def test_what_each_class_learns_from_by_hand():
     assert rows['all']['correct_weight_kept'] == pytest.approx(2.75 / 4)
     assert rows['class 1 +']['weight_on_wrong'] == pytest.approx(1 / 1.5)
     assert rows['class 0 +']['correct_weight_kept'] == pytest.approx(0.25)
+
+
+def test_cfg_options_reach_the_refit_rule(monkeypatch):
+    """--cfg-options as in tools/train.py: the label manager options a run
+    was trained with (e.g. gmm.split) reach the rule --refit applies."""
+    monkeypatch.chdir(ROOT)
+    tool = _tool()
+    args = tool.parse_args([
+        CFG, 'ckpt.pth', '--refit', '--cfg-options',
+        'default_hooks.label_manager.gmm.split=disagree'
+    ])
+    cfg = tool.load_config(args.config, args.cfg_options)
+    from mmbmix.apis import manager_from_config
+    assert manager_from_config(cfg).gmm['split'] == 'disagree'
+    assert manager_from_config(tool.load_config(CFG)).gmm['split'] == 'always'

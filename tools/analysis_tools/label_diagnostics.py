@@ -30,7 +30,7 @@ import json
 import sys
 
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 import mmbmix  # noqa: F401  (registers the datasets)
 from mmbmix.apis import (STATE_KEY, LabelStateError, build_train_set,
@@ -65,14 +65,29 @@ def parse_args(argv=None):
         default=256,
         help='batch size of the --refit pass')
     parser.add_argument('--json', help='also write the figures here')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings as in tools/train.py (e.g. the '
+        'label manager options the run was trained with, for --refit)')
     return parser.parse_args(argv)
 
 
-def load_labels(cfg_path: str):
+def load_config(cfg_path: str, options=None) -> Config:
+    cfg = Config.fromfile(cfg_path)
+    if options:
+        cfg.merge_from_dict(options)
+    return cfg
+
+
+def load_labels(cfg_path, options=None):
     """Given and clean ``(N, K)`` label matrices of the training set (clean:
-    None where the training set does not know them)."""
-    given, true, classes = _dataset_labels(
-        build_train_set(Config.fromfile(cfg_path)))
+    None where the training set does not know them); ``cfg_path`` a path or
+    a loaded Config."""
+    cfg = cfg_path if isinstance(cfg_path, Config) else load_config(
+        cfg_path, options)
+    given, true, classes = _dataset_labels(build_train_set(cfg))
     return given, true, classes
 
 
@@ -178,14 +193,14 @@ def format_table(rows) -> str:
 def main(argv=None):
     args = parse_args(argv)
     try:
-        given, true, classes = load_labels(args.config)
+        cfg = load_config(args.config, args.cfg_options)
+        given, true, classes = load_labels(cfg)
         if not args.refit and saved_per_batch(args.checkpoint):
             print(f'{args.checkpoint}: saved by the per-batch label manager '
                   '(no per-label state): the label state is made from its '
                   'model, as with --refit')
             args.refit = True
         if args.refit:
-            cfg = Config.fromfile(args.config)
             state = refit_label_state(
                 cfg, given,
                 predict_train_set(cfg, args.checkpoint, args.batch_size),
