@@ -282,3 +282,14 @@ def test_paper_config_matches_appendix_d(name):
     if method == 'coteaching':
         assert model.type == 'CoTeachingClassifier'
         assert model.selection == 'gmm'
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.basename(p))
+def test_upstream_train_runs_with_num_workers_0(path):
+    """mmpretrain's own tools/train.py builds the loaders as the config says;
+    torch refuses persistent_workers with num_workers=0, so no config turns
+    it on (our tools/train.py does, where num_workers > 0)."""
+    cfg = _load(path)
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(key):
+            assert not cfg[key].get('persistent_workers', False), key
