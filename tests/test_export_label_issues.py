@@ -313,3 +313,28 @@ def test_refit_from_a_plain_checkpoint(tmp_path, monkeypatch):
     assert all(r['confidence'] is not None for r in rows)
     assert summary['detection']['flagged'] == summary['suspected']
     assert osp.isfile(summary['cleaned_annotation'])
+
+
+def test_plot_has_whole_epoch_ticks_and_the_legend_outside(
+        tmp_path, monkeypatch):
+    import matplotlib
+    matplotlib.use('Agg')
+    from matplotlib.figure import Figure
+    figs = []
+    save = Figure.savefig
+    monkeypatch.setattr(
+        Figure, 'savefig', lambda self, *a, **k:
+        (figs.append(self), save(self, *a, **k)))
+    rows = [
+        dict(class_name=c, relabeled=1, ambiguous=2) for c in ('cat', 'dog')
+    ]
+    history = {
+        e: dict(clean=0.9 - e / 100, relabel=e / 100)
+        for e in (3, 4, 5, 6, 7)
+    }  # a resumed run: epochs 3-7
+    assert _tool().plot(rows, history, str(tmp_path / 'p.png'))
+    ax = figs[0].axes[1]
+    assert list(ax.get_xticks()) == [3, 4, 5, 6, 7]
+    anchor = ax.get_legend().get_bbox_to_anchor()
+    axes_box = ax.get_window_extent()
+    assert anchor.x0 >= axes_box.x1  # right of the curves, hiding none
