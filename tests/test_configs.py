@@ -284,12 +284,15 @@ def test_paper_config_matches_appendix_d(name):
         assert model.selection == 'gmm'
 
 
-@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.basename(p))
-def test_upstream_train_runs_with_num_workers_0(path):
-    """mmpretrain's own tools/train.py builds the loaders as the config says;
-    torch refuses persistent_workers with num_workers=0, so no config turns
-    it on (our tools/train.py does, where num_workers > 0)."""
+@pytest.mark.parametrize(
+    'path', [p for p in CONFIGS if 'mosaic' in p],
+    ids=lambda p: osp.basename(p))
+def test_cpu_configs_run_under_upstream_train_with_num_workers_0(path):
+    """mmpretrain's own tools/train.py turns persistent_workers on unless a
+    config says otherwise, and torch refuses it with num_workers=0, which
+    CPU users set: the mosaic (CPU) configs say False. The paper's GPU
+    configs keep it on (docs/configs.md: --no-persistent-workers)."""
     cfg = _load(path)
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         if cfg.get(key):
-            assert not cfg[key].get('persistent_workers', False), key
+            assert cfg[key].get('persistent_workers') is False, key

@@ -221,3 +221,45 @@ def test_a_clone_folder_named_mmbmix_cannot_pass_for_the_package(tmp_path):
                          cwd=str(tmp_path))
     assert out.returncode != 0
     assert "No module named 'mmbmix.models'" in out.stderr
+
+
+@pytest.mark.timeout(600)
+def test_upstream_mmpretrain_train_py_runs_our_config(tmp_path):
+    """mmpretrain's own tools/train.py (no mmbmix import of its own) trains
+    a BalanceMix config through custom_imports, with num_workers=0 as a
+    CPU user sets it on the command line."""
+    import subprocess
+    import sys
+
+    import mmpretrain
+    from _bmix_config import small_bmix_config
+    upstream = os.path.join(
+        os.path.dirname(mmpretrain.__file__), '.mim', 'tools', 'train.py')
+    if not os.path.isfile(upstream):
+        pytest.skip('mmpretrain installed without its tools')
+    cfg = small_bmix_config(
+        tmp_path / 'work',
+        tmp_path / 'data',
+        max_epochs=2,
+        warmup=1,
+        num_images=64,
+        dump_state=False,
+        stats_source=None)
+    from _bmix_config import DEMO
+    shipped = Config.fromfile(DEMO)  # what the config says, not the helper
+    for key in ('train_dataloader', 'val_dataloader'):
+        cfg[key].pop('persistent_workers')
+        if 'persistent_workers' in shipped[key]:
+            cfg[key].persistent_workers = shipped[key].persistent_workers
+    cfg.dump(str(tmp_path / 'cfg.py'))
+    out = subprocess.run([
+        sys.executable, upstream,
+        str(tmp_path / 'cfg.py'), '--cfg-options',
+        'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0'
+    ],
+                         capture_output=True,
+                         text=True,
+                         cwd=str(tmp_path))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert 'Epoch(label) [2]' in out.stdout + out.stderr
+    assert (tmp_path / 'work' / 'epoch_2.pth').is_file()

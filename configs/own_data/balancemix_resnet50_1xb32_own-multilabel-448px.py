@@ -8,8 +8,9 @@
 # duplicate, a missing image is a one-line error naming the file, the entry,
 # the field and the value; entries without a positive label are counted in a
 # warning.
-# persistent_workers is left to tools/train.py (on where num_workers > 0), so
-# that mmpretrain's own tools/train.py also runs with num_workers=0.
+# mmpretrain's own tools/train.py turns persistent_workers on by default:
+# with num_workers=0 add --no-persistent-workers (mmbmix's tools/train.py
+# turns it off itself).
 # Edit data_root, the annotation files and num_classes, then:
 #   python tools/train.py \
 #       configs/own_data/balancemix_resnet50_1xb32_own-multilabel-448px.py

@@ -64,6 +64,9 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=32,
     num_workers=2,
+    # explicit: mmpretrain's own tools/train.py turns it on otherwise, and
+    # torch refuses it where a CPU user sets num_workers=0
+    persistent_workers=False,
     dataset=dict(
         type='LabelNoiseDataset',
         noise_type='clean',
@@ -83,6 +86,9 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=64,
     num_workers=2,
+    # explicit: mmpretrain's own tools/train.py turns it on otherwise, and
+    # torch refuses it where a CPU user sets num_workers=0
+    persistent_workers=False,
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
