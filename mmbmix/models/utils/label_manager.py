@@ -343,7 +343,7 @@ class LabelManager:
             raise ValueError(
                 'LabelManager: the checkpoint holds a per-epoch (N x K) '
                 'label state without mixtures (LabelManagerHook with '
-                "stats_source='audit' or 'online', before 2026-12-05); "
+                "stats_source='audit' or 'online' of an earlier mmbmix); "
                 'resume with that stats_source, or start the label state '
                 'anew')
 
