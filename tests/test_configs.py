@@ -223,7 +223,7 @@ APPENDIX_D = {
     'deepfashion': dict(epochs=40, batch=64, warmup=5, delta_rel=0.0005),
 }
 PAPER_METHODS = ('bce', 'mixup', 'asl', 'coteaching', 'llr', 'llct',
-                 'balancemix')
+                 't_estimator', 'balancemix')
 PAPER_CONFIGS = [
     n for n in NAMES if '_resnet50_' in n and any(d in n for d in APPENDIX_D)
 ]
@@ -244,7 +244,7 @@ def test_paper_config_matches_appendix_d(name):
     cfg = _load(NAMES[name])
     data = next(d for d in APPENDIX_D if d in name)
     want = APPENDIX_D[data]
-    method = name.split('_')[0]
+    method = name.split('_resnet50_')[0]
     model = cfg.model
     assert model.backbone.type == 'ResNet' and model.backbone.depth == 50
     assert 'resnet50_8xb32_in1k' in model.backbone.init_cfg.checkpoint
@@ -282,6 +282,10 @@ def test_paper_config_matches_appendix_d(name):
     if method == 'coteaching':
         assert model.type == 'CoTeachingClassifier'
         assert model.selection == 'gmm'
+    if method == 't_estimator':
+        assert loss.type == 'TransitionReweightedLoss'
+        (hook, ) = hook_cfgs(cfg, 'TEstimatorHook')
+        assert hook.warmup_epochs == want['warmup']
 
 
 @pytest.mark.parametrize(

@@ -10,3 +10,9 @@ t_estimator_hooks = dict(
         warmup_epochs=3,
         noise_type='general',
         select_ratio=0.5))
+# the paper's datasets: the warm-up of Appendix D (VOC and DeepFashion 5
+# epochs, COCO 10)
+t_estimator_hooks_warmup5 = dict(
+    t_estimator=dict(t_estimator_hooks['t_estimator'], warmup_epochs=5))
+t_estimator_hooks_warmup10 = dict(
+    t_estimator=dict(t_estimator_hooks['t_estimator'], warmup_epochs=10))

@@ -1,0 +1,3 @@
+_base_ = ['./t_estimator_resnet50_1xb16_voc07-448px.py']
+train_dataloader = dict(dataset=dict(noise_type='single_positive'))
+default_hooks = dict(t_estimator=dict(noise_type='missing'))

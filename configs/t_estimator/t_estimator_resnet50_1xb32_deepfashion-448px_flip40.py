@@ -1,0 +1,2 @@
+_base_ = ['./t_estimator_resnet50_1xb32_deepfashion-448px.py']
+train_dataloader = dict(dataset=dict(noise_type='flip', noise_rate=0.4))
