@@ -2,6 +2,7 @@
 (configs/own_data/): mmpretrain's MultiLabelDataset JSON, checked
 annotations with one-line errors, noise on any dataset, training end to
 end with mmpretrain:: bases."""
+import contextlib
 import json
 import logging
 import os
@@ -86,6 +87,20 @@ def test_template_trains_on_own_json(tmp_path):
     assert 0 < hook.diagnostics['clean_frac'] <= 1
 
 
+@contextlib.contextmanager
+def _captured_log():
+    """The messages of the current MMLogger while the block runs."""
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+
+
 def _build_train_set(cfg):
     from mmpretrain.registry import DATASETS
     return DATASETS.build(cfg.train_dataloader.dataset)
@@ -117,15 +132,8 @@ def test_empty_label_lists_are_reported(tmp_path):
     entries = _entries(6)
     entries[3] = entries[5] = []
     _data(root, entries)
-    messages = []
-    handler = logging.Handler()
-    handler.emit = lambda record: messages.append(record.getMessage())
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    try:
+    with _captured_log() as messages:
         _build_train_set(_cfg(root, tmp_path))
-    finally:
-        logger.removeHandler(handler)
     found = [m for m in messages if 'no positive label' in m]
     assert len(found) == 1
     assert '2 of 6 entries' in found[0] and 'data_list[3]' in found[0]
@@ -184,15 +192,8 @@ def test_the_audit_pass_reports_its_progress(monkeypatch):
         collate_fn=lambda batch: batch,
         batch_sampler=types.SimpleNamespace(batch_size=2))
     audit = confidence.AuditConfidence(loader, num_views=2)
-    messages = []
-    handler = logging.Handler()
-    handler.emit = lambda record: messages.append(record.getMessage())
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    try:
+    with _captured_log() as messages:
         out = audit(torch.nn.Linear(1, 1), (40, 3))
-    finally:
-        logger.removeHandler(handler)
     assert torch.equal(out, torch.ones(40, 3))
     lines = [m for m in messages if 'label pass' in m]
     assert len(lines) == 10 and 'label pass 40/40 batches' in lines[-1]

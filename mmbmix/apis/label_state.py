@@ -24,6 +24,7 @@ from mmbmix.engine.hooks.label_manager_hook import STATE_KEY
 from mmbmix.models.utils import LabelManager
 from mmbmix.models.utils.label_manager import LabelState
 from mmbmix.utils import hook_cfgs, register_safe_globals
+from mmbmix.utils.checkpoint import CheckpointError, check_checkpoint_file
 
 # LabelManagerHook arguments that LabelManager does not take (a refit is
 # exact, over the whole training set)
@@ -38,11 +39,24 @@ class LabelStateError(ValueError):
 PER_BATCH = ('batch', 'sparse')  # storage of a state without label table
 
 
+def check_readable(path: str) -> None:
+    """A one-line error for a checkpoint file that is missing or cut short
+    (:func:`mmbmix.utils.checkpoint.check_checkpoint_file`: reads only the
+    file's tail)."""
+    if not osp.isfile(path):
+        raise LabelStateError(f'no checkpoint file {path}')
+    try:
+        check_checkpoint_file(path)
+    except CheckpointError as err:
+        raise LabelStateError(
+            f'{path} cannot be read as a checkpoint (truncated, corrupt or '
+            f'not a torch file: {err})') from None
+
+
 def read_checkpoint(path: str) -> dict:
     """``torch.load`` of a checkpoint file (weights only), with a one-line
     error for a file that is missing, truncated or not a checkpoint."""
-    if not osp.isfile(path):
-        raise LabelStateError(f'no checkpoint file {path}')
+    check_readable(path)
     register_safe_globals()
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
@@ -154,7 +168,7 @@ def predict_train_set(cfg: Config,
     if cfg.get('data_preprocessor') is not None:  # as mmengine's Runner
         model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
     model = MODELS.build(model_cfg)
-    read_checkpoint(checkpoint)  # a truncated file: one line, not a misfit
+    check_readable(checkpoint)  # a truncated file: one line, not a misfit
     try:  # strict: a checkpoint of another model is an error, not a warning
         load_checkpoint(
             model,

@@ -245,9 +245,10 @@ def check_training_set(dataset) -> None:
     from mmengine.logging import print_log
     while not isinstance(dataset, BaseDataset) and hasattr(dataset, 'dataset'):
         dataset = dataset.dataset
-    if not isinstance(dataset, BaseDataset) or \
+    if not isinstance(dataset, BaseDataset) or getattr(
+            dataset, '_mmbmix_checked', False) or \
             type(dataset).__module__.startswith('mmbmix.'):
-        return
+        return  # mmbmix's own datasets check theirs; a wrapper's checked it
     dataset.full_init()
     ann_file = getattr(dataset, 'ann_file', '') or type(dataset).__name__
     data_list = [dataset.get_data_info(i) for i in range(len(dataset))]
@@ -269,3 +270,4 @@ def check_training_set(dataset) -> None:
             f'{_entry(data_list, empty[0])}); they train as all-negative',
             logger='current',
             level=30)
+    dataset._mmbmix_checked = True  # the hook sees it again when wrapped

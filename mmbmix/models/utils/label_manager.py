@@ -389,7 +389,7 @@ class LabelManager:
         self._observe(idx[r], conf[r], given[r], loss[r])
         if not self.managing:
             return None, None
-        d = self._decide(idx, conf, given, loss)
+        d = self._decide(conf, given, loss)
         true = None if self.true is None else _rows(self.true, idx[r])
         for key, value in state_counts(given[r], true, d.states[r],
                                        d.refined[r], d.targets[r],
@@ -404,7 +404,7 @@ class LabelManager:
                 f'outputs on {what}')
         return confidence.float().cpu()
 
-    def _decide(self, idx, conf: Tensor, given: Tensor, loss: Tensor):
+    def _decide(self, conf: Tensor, given: Tensor, loss: Tensor):
         """Eq. 8-10 under this epoch's mixtures."""
         p_clean = batch_clean_prob(loss, given, self.params)  # Eq. 8
         return decide_labels(p_clean, conf, given, self.relabel_threshold,
@@ -443,7 +443,8 @@ class LabelManager:
                                  f'{epoch}')
             given = torch.from_numpy(self.given.toarray())
             self._new_epoch()
-            self._observe(torch.arange(n), conf, given, label_bce(conf, given))
+            loss = label_bce(conf, given)  # Eq. 6, once for both uses
+            self._observe(torch.arange(n), conf, given, loss)
         seen = int(self._seen.item())
         if self.use_minority_sampler and seen > 0:
             # a distributed sampler pads its shards: up to world - 1 twice
@@ -462,13 +463,13 @@ class LabelManager:
             self.params = self.stats.fit(**self.gmm)
             self.unfitted = ~self.params.fitted.reshape(2, -1)
             if confidence is not None:
-                self._decide_all(conf, given)
+                self._decide_all(conf, given, loss)
         self.stats.next_epoch()
         self._new_epoch()
 
-    def _decide_all(self, conf: Tensor, given: Tensor) -> None:
+    def _decide_all(self, conf: Tensor, given: Tensor, loss: Tensor) -> None:
         """The per-epoch option: every label at once, kept as the table."""
-        d = self._decide(None, conf, given, label_bce(conf, given))
+        d = self._decide(conf, given, loss)
         true = None if self.true is None else \
             torch.from_numpy(self.true.toarray())
         old = self.state.label_state
