@@ -224,6 +224,50 @@ def test_what_each_class_learns_from_by_hand():
     assert rows['class 0 +']['correct_weight_kept'] == pytest.approx(0.25)
 
 
+def test_what_the_mixed_batches_train_on_by_hand(monkeypatch):
+    """mixing_masses: a label weighs E[lam] w as a random instance and
+    (1 - E[lam]) N q_i w' as a minority instance, w' the random partner's
+    weight (its column mean; per_half: its own)."""
+    tool = _tool()
+    true = torch.tensor([[1, 0], [1, 1], [0, 0]], dtype=torch.bool)
+    given = torch.tensor([[0, 0], [1, 1], [0, 1]], dtype=torch.bool)
+    state = torch.tensor(
+        [[CLEAN, CLEAN], [AMBIGUOUS, AMBIGUOUS], [RELABELED, CLEAN]],
+        dtype=torch.uint8)
+    refined = given.clone()
+    refined[2, 0] = True
+    p = torch.tensor([[0.9, 0.9], [0.25, 0.5], [0.1, 0.8]])
+    q = torch.tensor([0.5, 0.25, 0.25])
+
+    def rows(per_half):
+        mixing = dict(sampling_probs=q, mean_lambda=0.75, per_half=per_half)
+        return {
+            r['set']: r
+            for r in tool.set_diagnostics(
+                given, true, state, refined, p_clean=p, mixing=mixing)
+        }
+
+    # weights [[1, 1], [.25, .5], [1, 1]]; class 1 column mean 2.5 / 3.
+    # class 1 +: rows 1, 2; random .75 * (.5 + 1) = 1.125; minority
+    # .25 * 3 * .25 * (2.5 / 3) twice = .3125; (2, 1) is wrong
+    paper = rows(False)['class 1 +']
+    assert paper['minority_share'] == pytest.approx(0.3125 / 1.4375)
+    assert paper['mixed_on_wrong'] == pytest.approx((0.75 + 0.15625) / 1.4375)
+    # per_half: minority .25 * 3 * .25 * (.5 + 1) = .28125
+    assert rows(True)['class 1 +']['minority_share'] == pytest.approx(0.28125 /
+                                                                      1.40625)
+    # the re-labeled label (2, 0) carries 1 of the 4.75 of weight
+    assert rows(False)['all']['weight_relabeled'] == pytest.approx(1 / 4.75)
+    table = tool.format_table(list(rows(False).values()))
+    assert 'mass from the minority half %' in table
+    # the config's mixer: alpha 4, the paper's weighting
+    monkeypatch.chdir(ROOT)
+    mixing = tool.mixing_of(tool.load_config(CFG), q)
+    assert mixing['mean_lambda'] == pytest.approx(0.5 + 35 / 256)
+    assert mixing['per_half'] is False
+    assert tool.mixing_of(tool.load_config(CFG), None) is None
+
+
 def test_cfg_options_reach_the_refit_rule(monkeypatch):
     """--cfg-options as in tools/train.py: the label manager options a run
     was trained with (e.g. gmm.split) reach the rule --refit applies."""

@@ -20,6 +20,14 @@ def test_lambda_is_max_of_beta_pair_and_at_least_half():
     assert lam.std() > 0.05
 
 
+def test_mean_lambda_by_hand():
+    # alpha 1: lam' uniform, E[max(lam', 1 - lam')] = 3/4; alpha 4: 0.5 +
+    # 35/256 (above)
+    assert MinorityMixup(alpha=1.0).mean_lambda() == pytest.approx(0.75)
+    assert MinorityMixup(alpha=4.0).mean_lambda() == pytest.approx(0.5 +
+                                                                   35 / 256)
+
+
 def test_mix_follows_eq5():
     torch.manual_seed(1)
     x = torch.randn(8, 3, 4, 4)

@@ -91,12 +91,39 @@ def load_labels(cfg_path, options=None):
     return given, true, classes
 
 
+def mixing_masses(weights, sampling_probs, mean_lambda, per_half=False):
+    """Expected training mass ``(N, K)`` each label gets in an epoch through
+    the random half and through the minority half of Eq. 5.
+
+    A mixed target ``lam y_R + (1 - lam) y_M`` trained at weight ``w`` has
+    the gradient ``w lam (f - y_R) + w (1 - lam) (f - y_M)``: label (i, k)
+    gets ``E[lam] w_ik`` as a random instance (drawn once an epoch) and
+    ``(1 - E[lam]) N q_i w'_k`` as a minority instance (drawn ``N q_i``
+    times), where ``w'_k`` is the random partner's weight, ``mean_i w_ik``
+    (the paper), or its own ``w_ik`` with ``per_half``.
+
+    Args:
+        weights (Tensor): ``(N, K)`` Eq. 10 weights.
+        sampling_probs (Tensor): ``(N,)`` minority sampler's ``q`` (Eq. 4).
+        mean_lambda (float): ``E[lam]`` of the mixer.
+        per_half (bool): ``label_weighting='per_half'``. Defaults to False.
+
+    Returns:
+        tuple[Tensor, Tensor]: the random and the minority masses.
+    """
+    w = weights.float()
+    partner = w if per_half else w.mean(0, keepdim=True).expand_as(w)
+    q = sampling_probs.float().view(-1, 1)
+    return mean_lambda * w, (1 - mean_lambda) * w.size(0) * q * partner
+
+
 def set_diagnostics(given,
                     true,
                     label_state,
                     refined,
                     classes=None,
-                    p_clean=None) -> list:
+                    p_clean=None,
+                    mixing=None) -> list:
     """Rows of figures: all labels, given positives, given negatives, then
     class k's given positives and negatives for every k (named
     ``'<classes[k]> +'`` / ``'-'``, or ``'class k +'`` without names).
@@ -105,7 +132,12 @@ def set_diagnostics(given,
     weights): ``weight_on_wrong``, the share of the set's training weight
     on a wrong target (BCE's: the set's noise rate), and
     ``correct_weight_kept``, the mean weight of its correct labels (BCE:
-    1)."""
+    1), and ``weight_relabeled``, its share on labels Eq. 9 changed.
+    ``mixing`` (``dict(sampling_probs, mean_lambda, per_half)``, see
+    :func:`mixing_masses`) adds what the mixed batches train on:
+    ``minority_share`` (share of the set's training mass that comes through
+    the minority half) and ``mixed_on_wrong`` (``weight_on_wrong`` over both
+    halves)."""
     if label_state.shape != given.shape:
         raise ValueError(f'the checkpoint\'s label state '
                          f'is {tuple(label_state.shape)} but the training '
@@ -113,6 +145,8 @@ def set_diagnostics(given,
     clean, relabeled = label_state == CLEAN, label_state == RELABELED
     weights = None if p_clean is None else label_weights(
         label_state, p_clean)  # Eq. 10, every switch on
+    masses = None if weights is None or mixing is None else mixing_masses(
+        weights, **mixing)
 
     def row(name, mask):
         figs = dict(set=name, labels=int(mask.sum()))
@@ -135,6 +169,14 @@ def set_diagnostics(given,
                 if (~wrong).any() else None
             if figs['correct_weight_kept'] is None:
                 del figs['correct_weight_kept']
+            figs['weight_relabeled'] = (w * relabeled[mask]).sum().item() / \
+                max(w.sum().item(), 1e-12)
+            if masses is not None:
+                r, m = masses[0][mask], masses[1][mask]
+                total = max((r + m).sum().item(), 1e-12)
+                figs['minority_share'] = m.sum().item() / total
+                figs['mixed_on_wrong'] = (
+                    (r + m) * ~right).sum().item() / total
         figs.update(
             noise=wrong.float().mean().item(),
             wrong_selected=int((clean[mask] & wrong).sum()),
@@ -159,13 +201,18 @@ def set_diagnostics(given,
     return rows
 
 
-COLUMNS = (('clean_fraction', 'selected clean %'),
-           ('relabeled_fraction', 're-labeled %'), ('ambiguous_fraction',
-                                                    'ambiguous %'),
-           ('mean_p_clean', 'mean p_G %'), ('noise', 'noise %'),
+COLUMNS = (('clean_fraction', 'selected clean %'), ('relabeled_fraction',
+                                                    're-labeled %'),
+           ('ambiguous_fraction', 'ambiguous %'), ('mean_p_clean',
+                                                   'mean p_G %'), ('noise',
+                                                                   'noise %'),
            ('weight_on_wrong',
             'weight on wrong targets %'), ('correct_weight_kept',
                                            'correct labels\' weight kept %'),
+           ('weight_relabeled',
+            'weight on re-labeled %'), ('minority_share',
+                                        'mass from the minority half %'),
+           ('mixed_on_wrong', 'mixed: weight on wrong targets %'),
            ('precision', 'precision %'), ('recall', 'recall %'),
            ('wrong_selected', 'wrong labels selected'), ('relabel_accuracy',
                                                          're-label acc. %'))
@@ -190,6 +237,24 @@ def format_table(rows) -> str:
     return '\n'.join(lines)
 
 
+def mixing_of(cfg, sampling_probs):
+    """:func:`mixing_masses`'s arguments for a BalanceMix config (its
+    ``BalanceMixDataPreprocessor``'s mixer and label weighting), or None
+    (no mixing, or no minority sampler)."""
+    # the Runner's rule: the model's own, else the top-level one
+    pre = cfg.model.get('data_preprocessor') or cfg.get(
+        'data_preprocessor') or {}
+    if sampling_probs is None or pre.get('type') not in (
+            'BalanceMixDataPreprocessor', 'mmbmix.BalanceMixDataPreprocessor'):
+        return None
+    from mmpretrain.registry import MODELS
+    mixer = MODELS.build(pre.get('mix', dict(type='MinorityMixup', alpha=4.0)))
+    return dict(
+        sampling_probs=sampling_probs,
+        mean_lambda=mixer.mean_lambda(),
+        per_half=pre.get('label_weighting', 'random') == 'per_half')
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
@@ -206,14 +271,14 @@ def main(argv=None):
                 predict_train_set(cfg, args.checkpoint, args.batch_size),
                 args.checkpoint)
             label_state, refined = state.label_state, state.refined_labels
-            p_clean = state.p_clean
+            p_clean, probs = state.p_clean, state.sampling_probs
         else:
             state = load_label_state(args.checkpoint)
             label_state, refined = state['label_state'], state[
                 'refined_labels']
-            p_clean = state.get('p_clean')
+            p_clean, probs = state.get('p_clean'), state.get('sampling_probs')
         rows = set_diagnostics(given, true, label_state, refined.bool(),
-                               classes, p_clean)
+                               classes, p_clean, mixing_of(cfg, probs))
     except (LabelStateError, ValueError, RuntimeError, EOFError) as err:
         sys.exit(f'label_diagnostics: {err}')
     print(format_table(rows))

@@ -39,6 +39,13 @@ class MinorityMixup:
         lam = Beta(a, a).sample((num, ))
         return torch.maximum(lam, 1 - lam).to(device)
 
+    def mean_lambda(self) -> float:
+        """``E[lam]``, the random instance's expected share of a mixed
+        target (0.75 at ``alpha=1``; about 0.64 at the paper's 4)."""
+        from scipy.stats import beta
+        return float(
+            beta(self.alpha, self.alpha).expect(lambda x: max(x, 1 - x)))
+
     def __call__(self, inputs: torch.Tensor, targets: torch.Tensor):
         """Mix the two halves of a batch.
 
