@@ -76,6 +76,8 @@ import sys
 import time
 from typing import List, NamedTuple, Optional
 
+import numpy as np
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 METHODS = ('bce', 'mixup', 'asl', 'coteaching', 'llr', 'llct', 't_estimator',
@@ -195,7 +197,7 @@ RECORD_FIELDS = ('method', 'noise_type', 'noise_rate', 'seed', 'map_all',
                  'label_recall', 'relabel_proportion', 'relabel_accuracy',
                  'train_seconds', 'regime')
 PROGRESS = (0.25, 0.5, 1.0)  # Table 7 rows
-KEEP_CHECKPOINT = ('bce', 'balancemix')
+KEEP_CHECKPOINT = ('bce', 'balancemix', 'balancemix_disagree')
 
 
 class Cell(NamedTuple):
@@ -659,7 +661,7 @@ def build_cell_config(spec: dict):
                          'MosaicMultiLabel (or LabelNoiseDataset around it)')
     base_images = dataset.get('num_images') or 2000
     dataset.num_images = spec['num_images']
-    _fit_shot_groups(cfg, dataset, spec['num_images'] / base_images)
+    shot_thresholds = _fit_shot_groups(cfg, dataset)
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         if cfg.get(key):
             cfg[key].num_workers = spec['num_workers']
@@ -681,31 +683,33 @@ def build_cell_config(spec: dict):
         interval=epochs,
         max_keep_ckpts=1,
         save_optimizer=False) if spec['method'] in KEEP_CHECKPOINT else None
-    _scale_method_schedules(cfg, spec, epochs, base_epochs,
-                            spec['num_images'] / base_images)
+    _scale_method_schedules(cfg, spec, epochs, base_epochs, shot_thresholds)
     return cfg
 
 
-def _fit_shot_groups(cfg, dataset, image_ratio) -> None:
+def _fit_shot_groups(cfg, dataset) -> tuple:
     """The evaluators' class counts from the train split actually built,
-    and their shot thresholds scaled with the number of images."""
+    and shot thresholds at their terciles (many / medium / few-shot = 3 / 4
+    / 3 classes whatever the imbalance ratio and the number of images);
+    returns the thresholds."""
     from mmbmix.datasets import MosaicMultiLabel
+    from mmbmix.evaluation import tercile_thresholds
     counts = MosaicMultiLabel.train_class_counts(**{
         k: v
         for k, v in dataset.items() if k != 'type'
     }).tolist()
+    thresholds = tercile_thresholds(counts)
     for key in ('val_evaluator', 'test_evaluator'):
         evaluator = cfg.get(key)
         if not (isinstance(evaluator, dict)
                 and evaluator.get('type') == 'ShotGroupAveragePrecision'):
             continue
         evaluator.class_counts = counts
-        many, few = evaluator.get('shot_thresholds', (500, 100))
-        evaluator.shot_thresholds = (max(1, round(many * image_ratio)),
-                                     max(1, round(few * image_ratio)))
+        evaluator.shot_thresholds = thresholds
+    return thresholds
 
 
-def _scale_method_schedules(cfg, spec, epochs, base_epochs, image_ratio):
+def _scale_method_schedules(cfg, spec, epochs, base_epochs, shot_thresholds):
     overrides = dict(spec.get('hook_overrides') or {})
     from mmbmix.utils import hook_cfgs
     hooks = hook_cfgs(cfg, 'LabelManagerHook')
@@ -717,9 +721,7 @@ def _scale_method_schedules(cfg, spec, epochs, base_epochs, image_ratio):
     for hook in hooks:
         hook.warmup_epochs = levers['warmup'] if 'warmup' in levers else \
             _scale(hook.get('warmup_epochs', 5), epochs, base_epochs)
-        many, few = hook.get('shot_thresholds', (10000, 1000))
-        hook.shot_thresholds = (max(1, round(many * image_ratio)),
-                                max(1, round(few * image_ratio)))
+        hook.shot_thresholds = shot_thresholds  # the evaluators' groups
         hook.update(overrides)
     for hook in hook_cfgs(cfg, 'TEstimatorHook'):  # at least one epoch
         hook.warmup_epochs = max(
@@ -1170,8 +1172,9 @@ def write_markdown(path, results, args, meta, failures, figures) -> None:
         f'{args.epochs} epoch(s), seeds {seeds} ({len(results)} cells). '
         'mAP in percent at the last epoch, mean ± sample std over seeds '
         '(no ± with one seed); best mean per column in bold. The label '
-        'noise is redrawn per seed. Shot groups as in the configs '
-        '(many / medium / few-shot = 3 / 4 / 3 classes).',
+        'noise is redrawn per seed. Shot groups at the terciles of the '
+        'training class counts (many / medium / few-shot = 3 / 4 / 3 '
+        'classes).',
         '',
     ] + [
         f'- cells run by: `{r["command"]}` ({r.get("date", "?")}' +
@@ -1328,13 +1331,40 @@ def _record_command(args) -> None:
     _dump(dict(runs=runs), path)
 
 
+def regroup_by_terciles(args, done) -> None:
+    """Many / medium / few-shot mAP of each result recomputed from its
+    per-class AP, with the groups at the terciles of the training class
+    counts (as new cells are run): cells of an earlier version scaled fixed
+    thresholds, which leave a group empty at imbalance ratio 10."""
+    from mmbmix.evaluation import tercile_thresholds
+    from mmbmix.evaluation.metrics.shot_group_map import shot_groups
+    counts = None
+    for cell, result in done:
+        ap = result.get('per_class_ap')
+        if not ap:
+            continue
+        if counts is None:  # one dataset per run
+            cfg = build_cell_config(cell_spec(args, cell))
+            counts = cfg.val_evaluator.class_counts
+            groups = shot_groups(counts, *tercile_thresholds(counts))
+        values = np.array(list(ap.values()), dtype=np.float64)
+        if len(values) != len(counts):
+            continue
+        for name, mask in groups.items():
+            result['metrics'][f'map_{name}'] = float(values[mask].mean()) \
+                if mask.any() else None
+
+
 def report(args, cells, failures=()) -> dict:
     """Merge the cell results of ``cells`` into the JSON, markdown and
     plots; return their paths."""
-    results = [r for r in (load_result(args, c) for c in cells) if r]
-    if not results:
+    done = [(c, load_result(args, c)) for c in cells]
+    done = [(c, r) for c, r in done if r]
+    if not done:
         raise SystemExit(f'robustness: no finished cell under '
                          f'{store_dir(args)}; nothing to report')
+    results = [r for _, r in done]
+    regroup_by_terciles(args, done)
     os.makedirs(args.out_dir, exist_ok=True)
     name = 'robustness_quick' if args.quick else \
         'robustness_scratch' if args.regime == 'scratch' else 'robustness'

@@ -3,6 +3,7 @@ import importlib.util
 import json
 import os.path as osp
 
+import numpy as np
 import pytest
 
 from mmbmix.utils import hook_cfgs
@@ -338,13 +339,47 @@ def test_cell_config_overrides(rb, tmp_path):
     (hook, ) = hook_cfgs(cfg, 'LabelManagerHook')
     assert hook.warmup_epochs == 1  # 3 of 12 epochs -> 1 of 4
     assert hook.use_relabel is False and hook.use_ambiguous is False
-    assert tuple(hook.shot_thresholds) == (16, 3)  # (500, 100) * 64 / 2000
+    # shot groups at the terciles of the built split's class counts: 3 / 4
+    # / 3 classes, the same for the evaluator and the sampler's share
+    counts = np.asarray(cfg.val_evaluator.class_counts)
+    many, few = hook.shot_thresholds
+    assert tuple(cfg.val_evaluator.shot_thresholds) == (many, few)
+    assert (counts > many).sum() == 3 and (counts < few).sum() == 3
+    assert many == pytest.approx(np.quantile(counts, 2 / 3))
     spec = rb.cell_spec(args, rb.Cell('llr', 'clean', 0))
     loss = rb.build_cell_config(spec).model.head.loss
     assert loss.delta_rel == pytest.approx(0.01 * 11 / 3)
     spec = rb.cell_spec(args, rb.Cell('coteaching', 'flip40', 0))
     model = rb.build_cell_config(spec).model
     assert model.num_gradual == 2 and model.forget_rate == 0.4
+
+
+def test_report_regroups_per_class_ap_at_the_terciles(rb, tmp_path):
+    """At imbalance ratio 10 the fixed thresholds of earlier cells left the
+    few-shot group empty; the report recomputes many / medium / few-shot
+    mAP from each cell's per-class AP at the terciles of the class
+    counts."""
+    args = rb.parse_args([
+        '--work-root',
+        str(tmp_path), '--out-dir',
+        str(tmp_path / 'out'), '--num-images', '400', '--set',
+        'imbalance_ratio=10'
+    ])
+    cell = rb.Cell('bce', 'clean', 0)
+    counts = np.asarray(
+        rb.build_cell_config(rb.cell_spec(args,
+                                          cell)).val_evaluator.class_counts)
+    ap = {f'multi-label/AP/c{k}': 10.0 * k for k in range(10)}
+    result = dict(metrics=dict(map_all=45.0, map_few=None), per_class_ap=ap)
+    rb.regroup_by_terciles(args, [(cell, result)])
+    order = np.argsort(counts)  # rarest first
+    assert result['metrics']['map_few'] == pytest.approx(10.0 *
+                                                         order[:3].mean())
+    assert result['metrics']['map_many'] == pytest.approx(10.0 *
+                                                          order[-3:].mean())
+    assert result['metrics']['map_medium'] == pytest.approx(10.0 *
+                                                            order[3:7].mean())
+    assert result['metrics']['map_all'] == 45.0
 
 
 @pytest.mark.parametrize('method', [

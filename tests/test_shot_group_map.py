@@ -277,3 +277,14 @@ def test_voc_difficult_and_regular_label_stays_positive():
     samples[2]['gt_label_difficult'] = torch.tensor([0])
     assert run_metric(ShotGroupAveragePrecision(per_class=True),
                       samples) == res
+
+
+def test_tercile_thresholds_give_3_4_3_by_hand():
+    from mmbmix.evaluation import tercile_thresholds
+    from mmbmix.evaluation.metrics.shot_group_map import shot_groups
+    counts = [50, 1, 7, 3, 9, 2, 10, 4, 8, 6]  # 1..10 with one outlier
+    many, few = tercile_thresholds(counts)
+    assert (many, few) == (8.0, 4.0)  # np.quantile, linear: 7th / 4th
+    groups = shot_groups(counts, many, few)
+    assert sorted(np.asarray(counts)[groups['many']]) == [9, 10, 50]
+    assert sorted(np.asarray(counts)[groups['few']]) == [1, 2, 3]

@@ -1,3 +1,3 @@
-from .shot_group_map import ShotGroupAveragePrecision
+from .shot_group_map import ShotGroupAveragePrecision, tercile_thresholds
 
-__all__ = ['ShotGroupAveragePrecision']
+__all__ = ['ShotGroupAveragePrecision', 'tercile_thresholds']

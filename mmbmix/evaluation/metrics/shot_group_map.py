@@ -60,6 +60,15 @@ def shot_groups(class_counts, many_thr: float, few_thr: float) -> dict:
     return dict(many=many, medium=~(many | few), few=few)
 
 
+def tercile_thresholds(class_counts) -> tuple:
+    """``(many_thr, few_thr)``: the second and first terciles of the
+    per-class counts, so that :func:`shot_groups` puts the classes above
+    the second tercile in many-shot and those below the first in few-shot
+    (3 / 4 / 3 of 10 distinct counts) whatever the imbalance."""
+    counts = np.asarray(class_counts, dtype=np.float64)
+    return tuple(float(np.quantile(counts, q)) for q in (2 / 3, 1 / 3))
+
+
 @METRICS.register_module()
 class ShotGroupAveragePrecision(AveragePrecision):
     """mAP over all classes and over many/medium/few-shot class groups.

@@ -38,6 +38,7 @@ from mmengine.logging import print_log
 from torch import Tensor
 
 from mmbmix.datasets.utils import as_label_csr, label_digest
+from mmbmix.evaluation.metrics.shot_group_map import tercile_thresholds
 
 from .gmm import GMMParams
 from .label_refinery import (AMBIGUOUS_RULES, CLEAN, batch_clean_prob,
@@ -218,8 +219,7 @@ class LabelManager:
         n, k = self.given.shape
         labels = self.given if self.true is None else self.true
         counts = np.bincount(labels.indices, minlength=k)
-        self.shot_groups = self.shot_thresholds or tuple(
-            float(np.quantile(counts, q)) for q in (2 / 3, 1 / 3))
+        self.shot_groups = self.shot_thresholds or tercile_thresholds(counts)
         few = counts < self.shot_groups[1]
         self.has_few_shot = torch.from_numpy(
             np.diff((labels[:, np.flatnonzero(few)]).indptr) > 0)
