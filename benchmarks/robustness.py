@@ -659,7 +659,6 @@ def build_cell_config(spec: dict):
         raise ValueError(f'{name}: field train_dataloader.dataset has type '
                          f'{dataset.type!r}; robustness.py needs '
                          'MosaicMultiLabel (or LabelNoiseDataset around it)')
-    base_images = dataset.get('num_images') or 2000
     dataset.num_images = spec['num_images']
     shot_thresholds = _fit_shot_groups(cfg, dataset)
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
