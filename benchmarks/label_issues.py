@@ -22,9 +22,18 @@ Writes ``benchmarks/results/label_issues.{json,md}``: records ``{"method",
 "noise_type", "noise_rate", "seed", "flagged", "precision", "recall",
 "model", "source", "f1"}``.
 
+Another regime's cells: the same ``--epochs``, ``--num-images`` and
+``--set`` as the robustness run (the records then go beside its report,
+``label_issues_e12_n4000.{json,md}``); ``--balancemix`` names the variant
+whose cells to read (e.g. ``balancemix_disagree``). A checkpoint of the
+per-batch default keeps no per-label state: its ``label_state`` rows are
+left out and ``refit`` stands for it.
+
 Usage:
     python benchmarks/label_issues.py [--noise mislabel40 flip40
-        single-positive] [--seeds 0 1 2]
+        single-positive] [--seeds 0 1 2] [--epochs 12 --num-images 4000
+        --set layout=scatter imbalance_ratio=10 val_every=3]
+        [--balancemix balancemix_disagree]
 """
 import argparse
 import datetime
@@ -53,7 +62,28 @@ def parse_args(argv=None):
     p.add_argument('--work-root', default=osp.join('work_dirs', 'robustness'))
     p.add_argument('--out-dir', default=osp.join('benchmarks', 'results'))
     p.add_argument('--batch-size', type=int, default=250)
+    p.add_argument(
+        '--balancemix',
+        default='balancemix',
+        choices=['balancemix', 'balancemix_disagree'],
+        help='the BalanceMix cells to read (default: the paper\'s rule)')
+    p.add_argument('--epochs', type=int, help='as the robustness run')
+    p.add_argument('--num-images', type=int, help='as the robustness run')
+    p.add_argument(
+        '--set', nargs='+', default=[], help='as the robustness run')
     return p.parse_args(argv)
+
+
+def run_args(args):
+    """The robustness run's arguments (its cell folders and configs)."""
+    argv = ['--work-root', args.work_root, '--out-dir', args.out_dir]
+    if args.epochs:
+        argv += ['--epochs', str(args.epochs)]
+    if args.num_images:
+        argv += ['--num-images', str(args.num_images)]
+    if args.set:
+        argv += ['--set', *args.set]
+    return rb.parse_args(argv)
 
 
 def cleanlab_flags(given: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
@@ -76,14 +106,21 @@ def suspected(state) -> torch.Tensor:
     return (state == RELABELED) | (state == AMBIGUOUS)
 
 
+def regime_text(run) -> str:
+    """The robustness run's regime in words, for the record's header."""
+    levers = ', '.join(f'{k} {v}' for k, v in sorted(run.levers.items()))
+    return (f'fashion mosaic 64 px, {levers or "free layout"}, '
+            f'{run.num_images} images, {run.epochs} epochs')
+
+
 def cell_records(args, setting, seed):
     from mmbmix.apis import (build_train_set, detection_scores,
                              load_label_state, load_labels, predict_train_set,
-                             refit_label_state)
-    run = rb.parse_args(['--work-root', args.work_root])
+                             refit_label_state, saved_per_batch)
+    run = run_args(args)
     noise_type, rate = rb.SETTINGS[setting][:2]
     records = []
-    for model in ('balancemix', 'bce'):
+    for model in (args.balancemix, 'bce'):
         spec = rb.cell_spec(run, rb.Cell(model, setting, seed))
         ckpt = checkpoint(run, model, setting, seed)
         if not osp.isfile(ckpt):
@@ -96,7 +133,7 @@ def cell_records(args, setting, seed):
         given, clean, _ = load_labels(build_train_set(cfg), require_clean=True)
         probs = predict_train_set(cfg, ckpt, args.batch_size)
         flags = {}
-        if model == 'balancemix':
+        if model != 'bce' and not saved_per_batch(ckpt):
             flags[('mmbmix', 'label_state')] = suspected(
                 load_label_state(ckpt)['label_state'])
         flags[('mmbmix', 'refit')] = suspected(
@@ -139,11 +176,13 @@ def cached_cell_records(args, setting, seed):
     """:func:`cell_records`, kept beside the cell results
     (``cells/.../label_issues/<setting>/seed<k>.json``) and made again only
     when a checkpoint is newer than the kept records."""
-    run = rb.parse_args(
-        ['--work-root', args.work_root, '--out-dir', args.out_dir])
-    path = osp.join(
-        rb.store_dir(run), 'label_issues', setting, f'seed{seed}.json')
-    ckpts = [checkpoint(run, m, setting, seed) for m in ('balancemix', 'bce')]
+    run = run_args(args)
+    folder = 'label_issues' + ('' if args.balancemix == 'balancemix' else '_' +
+                               args.balancemix)
+    path = osp.join(rb.store_dir(run), folder, setting, f'seed{seed}.json')
+    ckpts = [
+        checkpoint(run, m, setting, seed) for m in (args.balancemix, 'bce')
+    ]
     newest = max([osp.getmtime(c) for c in ckpts if osp.isfile(c)], default=0)
     if osp.isfile(path) and osp.getmtime(path) >= newest:
         with open(path) as f:
@@ -156,12 +195,13 @@ def cached_cell_records(args, setting, seed):
     return records
 
 
-def markdown(records, command) -> str:
+def markdown(records, command, regime=None) -> str:
+    regime = regime or 'fashion mosaic 64 px free layout, 2000 images, ' \
+        '6 epochs'
     lines = [
         '# Wrong-label detection: mmbmix against cleanlab', '',
         'Training set of the pretrained-regime robustness cells '
-        '(EfficientNet-Lite0, fashion mosaic 64 px free layout, 2000 images, '
-        '6 epochs). Precision and recall (%) of the flagged labels as a '
+        f'(EfficientNet-Lite0, {regime}). Precision and recall (%) of the flagged labels as a '
         'detector of the wrong given labels, mean ± std over seeds; '
         '`label_state`: what BalanceMix training left re-labeled or '
         'ambiguous; `refit`: the same rule on the model\'s test-pipeline '
@@ -219,13 +259,16 @@ def main(argv=None):
     if not records:
         sys.exit('label_issues: no cell with a checkpoint; nothing to report')
     os.makedirs(args.out_dir, exist_ok=True)
-    stem = osp.join(args.out_dir, 'label_issues')
+    stem = osp.join(
+        args.out_dir, 'label_issues' + run_args(args).report_suffix +
+        ('' if args.balancemix == 'balancemix' else '_' + args.balancemix))
     with open(stem + '.json', 'w') as f:
         json.dump(rb._clean_nan(records), f, indent=1)
     with open(stem + '.md', 'w') as f:
         f.write(
             markdown(records,
-                     'python benchmarks/label_issues.py ' + ' '.join(argv)))
+                     'python benchmarks/label_issues.py ' + ' '.join(argv),
+                     regime_text(run_args(args))))
     print(f'label_issues: {len(records)} records -> {stem}.json, {stem}.md')
 
 

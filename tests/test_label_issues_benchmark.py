@@ -39,3 +39,25 @@ def test_suspected_is_relabeled_or_ambiguous():
                                                     CONFIRMED, RELABELED)
     state = torch.tensor([[CLEAN, RELABELED, AMBIGUOUS, CONFIRMED]])
     assert _bench().suspected(state).tolist() == [[False, True, True, False]]
+
+
+def test_another_regimes_cells_and_record_names():
+    """--epochs / --num-images / --set reach the robustness run's cell
+    folders; the record goes beside that run's report, per variant."""
+    bench = _bench()
+    args = bench.parse_args([
+        '--epochs', '12', '--num-images', '4000', '--set', 'layout=scatter',
+        'imbalance_ratio=10', '--balancemix', 'balancemix_disagree'
+    ])
+    run = bench.run_args(args)
+    assert run.epochs == 12 and run.num_images == 4000
+    assert run.report_suffix == '_e12_n4000'
+    assert bench.rb.store_dir(run).endswith(
+        'pretrained-scatter-imbalance_ratio10_fashion-mnist_e12_n4000')
+    assert bench.checkpoint(run, 'balancemix_disagree', 'flip40', 1).endswith(
+        osp.join('balancemix_disagree', 'flip40', 'seed1', 'work',
+                 'epoch_12.pth'))
+    assert '4000 images, 12 epochs' in bench.regime_text(run)
+    assert 'layout scatter' in bench.regime_text(run)
+    default = bench.run_args(bench.parse_args([]))
+    assert default.report_suffix == '' and default.epochs == 6
