@@ -202,7 +202,8 @@ def markdown(records, command, regime=None) -> str:
         '# Wrong-label detection: mmbmix against cleanlab', '',
         'Training set of the pretrained-regime robustness cells '
         f'(EfficientNet-Lite0, {regime}). Precision and recall (%) of '
-        'the flagged labels as a detector of the wrong given labels, mean ± std over seeds; '
+        'the flagged labels as a detector of the wrong given labels, '
+        'mean ± std over seeds; '
         '`label_state`: what BalanceMix training left re-labeled or '
         'ambiguous; `refit`: the same rule on the model\'s test-pipeline '
         'predictions, the predictions cleanlab gets.', '',
