@@ -147,23 +147,11 @@ def manager_from_config(cfg: Config) -> LabelManager:
     return LabelManager(**kwargs)
 
 
-@torch.no_grad()
-def predict_train_set(cfg: Config,
-                      checkpoint: str,
-                      batch_size: int = 256) -> torch.Tensor:
-    """``(N, K)`` sigmoid outputs of the checkpoint's model on every
-    training instance, with the test pipeline, in eval mode."""
+def load_model(cfg: Config, checkpoint: str):
+    """The config's model with the checkpoint's weights (strict), in eval
+    mode; one-line errors for a missing, truncated or misfit file."""
     if not osp.isfile(checkpoint):
         raise LabelStateError(f'no checkpoint file {checkpoint}')
-    pipeline = cfg.get('test_pipeline') or cfg.get('val_dataloader', {}).get(
-        'dataset', {}).get('pipeline')
-    if not pipeline:
-        raise LabelStateError('the config has no test_pipeline or '
-                              'val_dataloader.dataset.pipeline to predict '
-                              'the training set with')
-    dataset = build_train_set(cfg, pipeline)
-    if len(dataset) == 0:
-        raise LabelStateError('the training set is empty')
     model_cfg = cfg.model.copy()
     if cfg.get('data_preprocessor') is not None:  # as mmengine's Runner
         model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
@@ -180,7 +168,27 @@ def predict_train_set(cfg: Config,
         raise LabelStateError(
             f'{checkpoint} does not fit the model of the config: '
             f'{str(err).splitlines()[0][:300]}') from None
-    model.eval()
+    return model.eval()
+
+
+@torch.no_grad()
+def predict_train_set(cfg: Config,
+                      checkpoint: str,
+                      batch_size: int = 256,
+                      model=None) -> torch.Tensor:
+    """``(N, K)`` sigmoid outputs of the checkpoint's model (``model``, if
+    given, instead) on every training instance, with the test pipeline, in
+    eval mode."""
+    pipeline = cfg.get('test_pipeline') or cfg.get('val_dataloader', {}).get(
+        'dataset', {}).get('pipeline')
+    if not pipeline:
+        raise LabelStateError('the config has no test_pipeline or '
+                              'val_dataloader.dataset.pipeline to predict '
+                              'the training set with')
+    dataset = build_train_set(cfg, pipeline)
+    if len(dataset) == 0:
+        raise LabelStateError('the training set is empty')
+    model = load_model(cfg, checkpoint) if model is None else model.eval()
     loader = DataLoader(
         dataset, batch_size=batch_size, collate_fn=pseudo_collate)
     # the audit pass's own step: val_step -> (sample_idx, scores)
