@@ -48,7 +48,9 @@ Record fields: method, noise_type ("clean", "mislabel", "flip",
 "single_positive"), noise_rate (0.0 for clean, null for single positive),
 seed, map_all / map_many / map_medium / map_few (last-epoch mAP, percent),
 label_precision / label_recall / relabel_proportion / relabel_accuracy
-(Eq. 12-13 at the last epoch, fractions in [0, 1]; null for methods without
+(Eq. 12-13 at the last epoch, fractions in [0, 1]), label_precision_pos /
+label_recall_pos (Eq. 12 over the given positives; null in cells run before
+2026-12-04 23:30) (null for methods without
 label management or where the clean labels are unknown) and train_seconds
 (wall time of ``runner.train()``, final validation included).
 
@@ -191,11 +193,14 @@ LABEL_KEYS = dict(
     label_precision='precision',
     label_recall='recall',
     relabel_proportion='relabel_proportion',
-    relabel_accuracy='relabel_accuracy')
+    relabel_accuracy='relabel_accuracy',
+    label_precision_pos='precision_pos',
+    label_recall_pos='recall_pos')
 RECORD_FIELDS = ('method', 'noise_type', 'noise_rate', 'seed', 'map_all',
                  'map_many', 'map_medium', 'map_few', 'label_precision',
                  'label_recall', 'relabel_proportion', 'relabel_accuracy',
-                 'train_seconds', 'regime')
+                 'label_precision_pos', 'label_recall_pos', 'train_seconds',
+                 'regime')
 PROGRESS = (0.25, 0.5, 1.0)  # Table 7 rows
 KEEP_CHECKPOINT = ('bce', 'balancemix', 'balancemix_disagree')
 
@@ -966,6 +971,10 @@ def _targets_table(results, methods) -> List[str]:
             ])
     for key, label, goal in (('label_precision', 'label precision',
                               0.94), ('label_recall', 'label recall', 0.90),
+                             ('label_precision_pos',
+                              'label precision (given positives)',
+                              0.94), ('label_recall_pos',
+                                      'label recall (given positives)', 0.90),
                              ('relabel_accuracy', 're-label accuracy', 0.95)):
         for s in ('mislabel20', 'mislabel40'):
             if key != 'relabel_accuracy' and s != 'mislabel40':

@@ -1,4 +1,5 @@
 """Eq. 2-4 (minority score) and Eq. 9, 10, 12-13 (label management)."""
+import pytest
 import torch
 
 from mmbmix.models.utils import (class_confidence, clean_prob, instance_score,
@@ -108,3 +109,28 @@ def test_split_rules_keep_a_nearly_clean_set_whole():
     assert (p_dis[2000:, 1] <= 0.5).all() and (p_dis[:2000, 1] > 0.5).all()
     with pytest.raises(ValueError, match="split must be 'always'"):
         clean_prob(losses, labels, split='never')
+
+
+def test_eq12_over_the_given_positives_by_hand():
+    """precision_pos / recall_pos: Eq. 12 restricted to the given positive
+    labels (the paper's Table 7 cannot be over all labels)."""
+    from mmbmix.models.utils.label_refinery import state_counts, state_figures
+
+    # 2 x 3; given positives (0, 0) correct, (0, 1) wrong, (1, 2) correct
+    given = torch.tensor([[1, 1, 0], [0, 0, 1]], dtype=torch.bool)
+    true = torch.tensor([[1, 0, 0], [0, 1, 1]], dtype=torch.bool)
+    # clean: (0, 0) and (0, 1) of the positives, (1, 0) of the negatives
+    states = torch.tensor(
+        [[CLEAN, CLEAN, AMBIGUOUS], [CLEAN, AMBIGUOUS, AMBIGUOUS]],
+        dtype=torch.uint8)
+    figs = state_figures(state_counts(given, true, states, given))
+    assert figs['precision_pos'] == pytest.approx(1 / 2)  # (0,0) of 2
+    assert figs['recall_pos'] == pytest.approx(1 / 2)  # (0,0) of (0,0),(1,2)
+    # over all labels: clean 3, correct among them (0,0), (1,0): 2 of 3;
+    # correct labels 4: (0,0), (0,2), (1,0), (1,2)
+    assert figs['precision'] == pytest.approx(2 / 3)
+    assert figs['recall'] == pytest.approx(2 / 4)
+    # no clean positive: no precision_pos (no NaN)
+    none = state_figures(
+        state_counts(given, true, torch.full_like(states, AMBIGUOUS), given))
+    assert 'precision_pos' not in none and none['recall_pos'] == 0.0

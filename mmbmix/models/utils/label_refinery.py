@@ -350,6 +350,7 @@ def state_counts(given: torch.Tensor,
         counts[f'correct_{key}'] = (correct & mask).sum().item()
         counts[f'correct_{key}_not_clean'] = (correct & mask
                                               & ~clean).sum().item()
+    counts['clean_pos'] = (clean & given).sum().item()
     if targets is not None:
         trained = weights > 0
         counts['trained'] = trained.sum().item()
@@ -360,7 +361,10 @@ def state_counts(given: torch.Tensor,
 
 def state_figures(counts: dict) -> dict:
     """The diagnostics of :func:`state_counts`' counts: ``<state>_frac``
-    and, with clean labels, Eq. 12-13 (:func:`eq12_13`),
+    and, with clean labels, Eq. 12-13 (:func:`eq12_13`), Eq. 12 over the
+    given positives only (``precision_pos``, ``recall_pos``; the paper's
+    Table 7 figures cannot be over all labels: at its noise rates 94.5%
+    precision is below the share of correct labels),
     ``correct_{pos,neg}_not_clean`` and ``trained_wrong_frac``."""
     figs = {
         f'{key}_frac': _ratio(counts[key], counts['labels'])
@@ -378,6 +382,12 @@ def state_figures(counts: dict) -> dict:
     for key in ('pos', 'neg'):
         figs[f'correct_{key}_not_clean'] = counts[
             f'correct_{key}_not_clean'] / max(counts[f'correct_{key}'], 1)
+    if 'clean_pos' in counts:  # Eq. 12 over the given positives only
+        kept = counts['correct_pos'] - counts['correct_pos_not_clean']
+        if counts['clean_pos']:
+            figs['precision_pos'] = kept / counts['clean_pos']
+        if counts['correct_pos']:
+            figs['recall_pos'] = kept / counts['correct_pos']
     if 'trained' in counts:
         figs['trained_wrong_frac'] = counts['trained_wrong'] / max(
             counts['trained'], 1)
