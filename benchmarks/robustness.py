@@ -790,6 +790,19 @@ def run_cell_child(spec_file: str) -> None:
 
 
 # ---------------------------------------------------------------- records
+def regime_name(result: dict) -> str:
+    """The regime a cell ran in, named as its cell folder (e.g.
+    ``pretrained-scatter-imbalance_ratio10_fashion-mnist_e12_n4000``)."""
+    from types import SimpleNamespace
+    return run_name(
+        SimpleNamespace(
+            regime=result.get('regime', 'scratch'),
+            levers=result.get('levers') or {},
+            dataset=result.get('dataset', 'fashion-mnist'),
+            epochs=result.get('num_epochs'),
+            num_images=result.get('num_images')))
+
+
 def to_record(result: dict) -> dict:
     """One robustness.json record from a cell result."""
     noise_type, rate = SETTINGS[result['setting']][:2]
@@ -802,7 +815,7 @@ def to_record(result: dict) -> dict:
     rec.update({k: result['metrics'].get(k) for k in METRIC_KEYS})
     rec.update({k: last.get(v) for k, v in LABEL_KEYS.items()})
     rec['train_seconds'] = result.get('train_seconds')
-    rec['regime'] = result.get('regime', 'scratch')
+    rec['regime'] = regime_name(result)
     return _clean_nan({k: rec[k] for k in RECORD_FIELDS})
 
 
@@ -1182,9 +1195,12 @@ def write_markdown(path, results, args, meta, failures, figures) -> None:
         '(no ± with one seed); best mean per column in bold. The label '
         'noise is redrawn per seed. Shot groups at the terciles of the '
         'training class counts (many / medium / few-shot = 3 / 4 / 3 '
-        'classes).',
+        'classes). Regime: '
+        f'`{", ".join(sorted({regime_name(r) for r in results}))}`; the '
+        'commands that made the cells are at the end.',
         '',
-    ] + [
+    ]
+    made = ['## How the cells were made', ''] + [
         f'- cells run by: `{r["command"]}` ({r.get("date", "?")}' +
         (f', commit {r["commit"]}' if r.get('commit') else '') + ')'
         for r in meta.get('runs') or ([meta] if 'command' in meta else [])
@@ -1204,6 +1220,7 @@ def write_markdown(path, results, args, meta, failures, figures) -> None:
     if failures:
         lines += ['## Failed cells', ''
                   ] + [f'- {f.splitlines()[0]}' for f in failures] + ['']
+    lines += made
     with open(path, 'w') as f:
         f.write('\n'.join(lines))
 
