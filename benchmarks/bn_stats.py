@@ -50,14 +50,8 @@ def parse_args(argv=None):
 
 
 def run_args(args):
-    argv = ['--work-root', args.work_root]
-    if args.epochs:
-        argv += ['--epochs', str(args.epochs)]
-    if args.num_images:
-        argv += ['--num-images', str(args.num_images)]
-    if args.set:
-        argv += ['--set', *args.set]
-    return rb.parse_args(argv)
+    """The robustness run's arguments (its cell folders and configs)."""
+    return rb.same_run(args)
 
 
 @torch.no_grad()

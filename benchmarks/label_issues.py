@@ -76,14 +76,7 @@ def parse_args(argv=None):
 
 def run_args(args):
     """The robustness run's arguments (its cell folders and configs)."""
-    argv = ['--work-root', args.work_root, '--out-dir', args.out_dir]
-    if args.epochs:
-        argv += ['--epochs', str(args.epochs)]
-    if args.num_images:
-        argv += ['--num-images', str(args.num_images)]
-    if args.set:
-        argv += ['--set', *args.set]
-    return rb.parse_args(argv)
+    return rb.same_run(args)
 
 
 def cleanlab_flags(given: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:

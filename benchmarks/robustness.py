@@ -355,6 +355,23 @@ def plan_cells(args, ablation: Optional[bool] = None) -> List[Cell]:
     return [Cell(m, s, seed) for seed in args.seeds for m, s in pairs]
 
 
+def same_run(args):
+    """The robustness run another script names with the same
+    ``--work-root``, ``--out-dir`` (where it has them), ``--epochs``,
+    ``--num-images`` and ``--set``: its parsed arguments (cell folders,
+    configs, report suffix)."""
+    argv = ['--work-root', args.work_root]
+    if getattr(args, 'out_dir', None):
+        argv += ['--out-dir', args.out_dir]
+    if args.epochs:
+        argv += ['--epochs', str(args.epochs)]
+    if args.num_images:
+        argv += ['--num-images', str(args.num_images)]
+    if args.set:
+        argv += ['--set', *args.set]
+    return parse_args(argv)
+
+
 def run_name(args) -> str:
     # pretrained-free: the regime's layout (the earlier grid-layout runs are
     # kept under pretrained-grid_)

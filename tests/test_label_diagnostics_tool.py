@@ -198,19 +198,26 @@ def test_truncated_checkpoint_is_one_line(tmp_path, monkeypatch, name):
     assert '\n' not in msg
 
 
-def test_what_each_class_learns_from_by_hand():
-    """weight_on_wrong: the share of a set's Eq. 10 weight on wrong targets
-    (BCE's would be the noise rate); correct_weight_kept: the mean weight of
-    its correct labels (BCE: 1)."""
-    tool = _tool()
+def _weighted_case():
+    """3 x 2 labels: clean, given, states, refined labels and p_G; the
+    wrong given labels are (0, 0) and (2, 1); (2, 0) is re-labeled wrongly."""
     true = torch.tensor([[1, 0], [1, 1], [0, 0]], dtype=torch.bool)
     given = torch.tensor([[0, 0], [1, 1], [0, 1]], dtype=torch.bool)
     state = torch.tensor(
         [[CLEAN, CLEAN], [AMBIGUOUS, AMBIGUOUS], [RELABELED, CLEAN]],
         dtype=torch.uint8)
     refined = given.clone()
-    refined[2, 0] = True  # re-labeled wrongly
+    refined[2, 0] = True
     p = torch.tensor([[0.9, 0.9], [0.25, 0.5], [0.1, 0.8]])
+    return true, given, state, refined, p
+
+
+def test_what_each_class_learns_from_by_hand():
+    """weight_on_wrong: the share of a set's Eq. 10 weight on wrong targets
+    (BCE's would be the noise rate); correct_weight_kept: the mean weight of
+    its correct labels (BCE: 1)."""
+    tool = _tool()
+    true, given, state, refined, p = _weighted_case()
     rows = {
         r['set']: r
         for r in tool.set_diagnostics(given, true, state, refined, p_clean=p)
@@ -229,14 +236,7 @@ def test_what_the_mixed_batches_train_on_by_hand(monkeypatch):
     (1 - E[lam]) N q_i w' as a minority instance, w' the random partner's
     weight (its column mean; per_half: its own)."""
     tool = _tool()
-    true = torch.tensor([[1, 0], [1, 1], [0, 0]], dtype=torch.bool)
-    given = torch.tensor([[0, 0], [1, 1], [0, 1]], dtype=torch.bool)
-    state = torch.tensor(
-        [[CLEAN, CLEAN], [AMBIGUOUS, AMBIGUOUS], [RELABELED, CLEAN]],
-        dtype=torch.uint8)
-    refined = given.clone()
-    refined[2, 0] = True
-    p = torch.tensor([[0.9, 0.9], [0.25, 0.5], [0.1, 0.8]])
+    true, given, state, refined, p = _weighted_case()
     q = torch.tensor([0.5, 0.25, 0.25])
 
     def rows(per_half):
