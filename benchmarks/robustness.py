@@ -159,6 +159,11 @@ STATS_VARIANTS = {
     # p_G y + (1 - p_G) f(x) at weight 1; a floor on their weight
     'balancemix_refine': dict(ambiguous='refine'),
     'balancemix_floor': dict(weight_floor=0.5),
+    # Eq. 3 scored by the instance's least confident label; each half of a
+    # mixed target at its own label weight (the mixup criterion)
+    'balancemix_minscore': dict(score_form='min'),
+    'balancemix_perhalf':
+    dict(data_preprocessor=dict(label_weighting='per_half')),
 }
 VARIANTS = {**ABLATION, **STATS_VARIANTS}
 # MS-COCO last-epoch mAP (All), BCE -> BalanceMix, Tables 1-3.
@@ -733,6 +738,11 @@ def _fit_shot_groups(cfg, dataset) -> tuple:
 def _scale_method_schedules(cfg, spec, epochs, base_epochs, shot_thresholds):
     overrides = dict(spec.get('hook_overrides') or {})
     from mmbmix.utils import hook_cfgs
+    preprocessor = overrides.pop('data_preprocessor', None)
+    if preprocessor:  # a variant of the mixing (e.g. label_weighting)
+        cfg.data_preprocessor.update(preprocessor)
+        if cfg.model.get('data_preprocessor'):
+            cfg.model.data_preprocessor.update(preprocessor)
     hooks = hook_cfgs(cfg, 'LabelManagerHook')
     if overrides and not hooks:
         raise ValueError(f'{spec["config"]}: fields default_hooks and '
@@ -1113,7 +1123,9 @@ VARIANT_NAMES = dict(
     balancemix_audit="stats_source='audit' (default before 2026-12-04)",
     balancemix_1view='num_views=1',
     balancemix_refine="ambiguous='refine'",
-    balancemix_floor='weight_floor=0.5')
+    balancemix_floor='weight_floor=0.5',
+    balancemix_minscore="score_form='min'",
+    balancemix_perhalf="label_weighting='per_half'")
 
 
 def _stats_source_table(results) -> List[str]:

@@ -346,6 +346,12 @@ def test_cell_config_overrides(rb, tmp_path):
     assert tuple(cfg.val_evaluator.shot_thresholds) == (many, few)
     assert (counts > many).sum() == 3 and (counts < few).sum() == 3
     assert many == pytest.approx(np.quantile(counts, 2 / 3))
+    # a variant of the mixing reaches the data preprocessor, not the hook
+    spec = rb.cell_spec(args, rb.Cell('balancemix_perhalf', 'flip40', 0))
+    cfg = rb.build_cell_config(spec)
+    assert cfg.data_preprocessor.label_weighting == 'per_half'
+    (hook, ) = hook_cfgs(cfg, 'LabelManagerHook')
+    assert 'data_preprocessor' not in hook and 'label_weighting' not in hook
     spec = rb.cell_spec(args, rb.Cell('llr', 'clean', 0))
     loss = rb.build_cell_config(spec).model.head.loss
     assert loss.delta_rel == pytest.approx(0.01 * 11 / 3)
