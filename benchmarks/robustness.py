@@ -140,30 +140,45 @@ ABLATION_SETTINGS = ('clean', 'mislabel40', 'flip40', 'single-positive')
 # BalanceMix with the statistics collected during the training steps instead
 # of the audit pass (issue: show both ways on the quick mode).
 STATS_VARIANTS = {
-    'balancemix_online': dict(stats_source='online'),
+    'balancemix_online':
+    dict(stats_source='online'),
     # Eq. 3 with mean P over positives + mean A over negatives
-    'balancemix_meanscore': dict(score_form='mean'),
+    'balancemix_meanscore':
+    dict(score_form='mean'),
     # a set is split only where its noisy component's mean
     # loss is above log 2 (issue: defect 7)
-    'balancemix_disagree': dict(gmm=dict(split='disagree')),
+    'balancemix_disagree':
+    dict(gmm=dict(split='disagree')),
     # the given positives taken as clean (missing labels)
-    'balancemix_cleanpos': dict(clean_positives=True),
+    'balancemix_cleanpos':
+    dict(clean_positives=True),
     # no N x K state: histogram statistics of the per-batch manager
-    'balancemix_sparse': dict(sparse=True),
+    'balancemix_sparse':
+    dict(sparse=True),
     # the previous default: decided once per epoch from an audit pass after
     # it, frozen for the next
-    'balancemix_audit': dict(stats_source='audit'),
+    'balancemix_audit':
+    dict(stats_source='audit'),
     # the per-batch default with one view (the training view) for Eq. 9
-    'balancemix_1view': dict(num_views=1),
+    'balancemix_1view':
+    dict(num_views=1),
     # label variants (issue 28): ambiguous labels trained towards
     # p_G y + (1 - p_G) f(x) at weight 1; a floor on their weight
-    'balancemix_refine': dict(ambiguous='refine'),
-    'balancemix_floor': dict(weight_floor=0.5),
+    'balancemix_refine':
+    dict(ambiguous='refine'),
+    'balancemix_floor':
+    dict(weight_floor=0.5),
     # Eq. 3 scored by the instance's least confident label; each half of a
     # mixed target at its own label weight (the mixup criterion)
-    'balancemix_minscore': dict(score_form='min'),
+    'balancemix_minscore':
+    dict(score_form='min'),
     'balancemix_perhalf':
     dict(data_preprocessor=dict(label_weighting='per_half')),
+    # both changes the diagnosis points to (issue 28)
+    'balancemix_disagree_perhalf':
+    dict(
+        gmm=dict(split='disagree'),
+        data_preprocessor=dict(label_weighting='per_half')),
 }
 VARIANTS = {**ABLATION, **STATS_VARIANTS}
 # MS-COCO last-epoch mAP (All), BCE -> BalanceMix, Tables 1-3.
@@ -207,7 +222,8 @@ RECORD_FIELDS = ('method', 'noise_type', 'noise_rate', 'seed', 'map_all',
                  'label_precision_pos', 'label_recall_pos', 'train_seconds',
                  'regime')
 PROGRESS = (0.25, 0.5, 1.0)  # Table 7 rows
-KEEP_CHECKPOINT = ('bce', 'balancemix', 'balancemix_disagree')
+KEEP_CHECKPOINT = ('bce', 'balancemix', 'balancemix_disagree',
+                   'balancemix_perhalf', 'balancemix_disagree_perhalf')
 
 
 class Cell(NamedTuple):
@@ -1125,7 +1141,8 @@ VARIANT_NAMES = dict(
     balancemix_refine="ambiguous='refine'",
     balancemix_floor='weight_floor=0.5',
     balancemix_minscore="score_form='min'",
-    balancemix_perhalf="label_weighting='per_half'")
+    balancemix_perhalf="label_weighting='per_half'",
+    balancemix_disagree_perhalf="split='disagree' + per_half")
 
 
 def _stats_source_table(results) -> List[str]:
