@@ -174,6 +174,9 @@ STATS_VARIANTS = {
     dict(score_form='min'),
     'balancemix_perhalf':
     dict(data_preprocessor=dict(label_weighting='per_half')),
+    # batch-norm statistics of unmixed images before validation (issue 28)
+    'balancemix_unmixedbn':
+    dict(custom_hooks=[dict(type='UnmixedBNHook')]),
     # both changes the diagnosis points to (issue 28)
     'balancemix_disagree_perhalf':
     dict(
@@ -754,6 +757,9 @@ def _fit_shot_groups(cfg, dataset) -> tuple:
 def _scale_method_schedules(cfg, spec, epochs, base_epochs, shot_thresholds):
     overrides = dict(spec.get('hook_overrides') or {})
     from mmbmix.utils import hook_cfgs
+    extra_hooks = overrides.pop('custom_hooks', [])
+    if extra_hooks:  # a hook of the variant's own (e.g. UnmixedBNHook)
+        cfg.custom_hooks = [*cfg.get('custom_hooks', []), *extra_hooks]
     preprocessor = overrides.pop('data_preprocessor', None)
     if preprocessor:  # a variant of the mixing (e.g. label_weighting)
         cfg.data_preprocessor.update(preprocessor)
@@ -1142,7 +1148,8 @@ VARIANT_NAMES = dict(
     balancemix_floor='weight_floor=0.5',
     balancemix_minscore="score_form='min'",
     balancemix_perhalf="label_weighting='per_half'",
-    balancemix_disagree_perhalf="split='disagree' + per_half")
+    balancemix_disagree_perhalf="split='disagree' + per_half",
+    balancemix_unmixedbn='UnmixedBNHook')
 
 
 def _stats_source_table(results) -> List[str]:

@@ -31,6 +31,10 @@ balancemix_label_manager = dict(
 # warm-up: VOC and DeepFashion 5 epochs, COCO 10 (paper, Appendix C); the
 # mosaics: 3 of 12 epochs from scratch, 2 of 6 when fine-tuning, with shot
 # thresholds for 2,000 training images
+# an option (docs/implementation_notes.md, "Batch-norm statistics"): the
+# batch-norm statistics recomputed on unmixed training images before each
+# validation and checkpoint; custom_hooks = [{{_base_.unmixed_bn_hook}}]
+unmixed_bn_hook = dict(type='UnmixedBNHook')
 balancemix_hooks = dict(
     label_manager=balancemix_label_manager,
     epoch_seed=dict(type='EpochSeedHook'))
