@@ -33,8 +33,9 @@ balancemix_label_manager = dict(
 # thresholds for 2,000 training images
 # an option (docs/implementation_notes.md, "Batch-norm statistics"): the
 # batch-norm statistics recomputed on unmixed training images before each
-# validation and checkpoint; custom_hooks = [{{_base_.unmixed_bn_hook}}]
-unmixed_bn_hook = dict(type='UnmixedBNHook')
+# validation and checkpoint:
+#     custom_hooks = [{{_base_.balancemix_unmixed_bn_hook}}]
+balancemix_unmixed_bn_hook = dict(type='UnmixedBNHook')
 balancemix_hooks = dict(
     label_manager=balancemix_label_manager,
     epoch_seed=dict(type='EpochSeedHook'))
