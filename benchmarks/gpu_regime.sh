@@ -22,7 +22,8 @@ else
     IMAGES=4000; EPOCHS=20; WARMUP=5; TIMEOUT=${CELL_TIMEOUT:-420}
     CELLS=${CELLS:-"bce:clean bce:mislabel40 bce:flip40 mixup:mislabel40
            asl:mislabel40 coteaching:mislabel40 llct:mislabel40
-           balancemix:mislabel40 balancemix:flip40"}
+           balancemix:mislabel40 balancemix:flip40
+           balancemix_disagree:mislabel40 balancemix_disagree:flip40"}
 fi
 # imbalance ratio 10 instead of 50 (EXTRA_LEVERS=""  for the 2026-12-04
 # run): on the CPU it lifted BCE at mislabel 40% by 7.9-9.4 mAP, the one
