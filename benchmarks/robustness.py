@@ -250,7 +250,7 @@ def parse_args(argv=None):
         '--methods',
         nargs='+',
         default=list(METHODS),
-        choices=list(METHODS) + list(STATS_VARIANTS),
+        choices=list(METHODS) + list(VARIANTS),
         help='methods; balancemix_online is BalanceMix with '
         "stats_source='online' (for the statistics-source table)")
     p.add_argument(
