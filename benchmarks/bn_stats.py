@@ -84,8 +84,8 @@ def precise_bn(model, cfg, batch_size) -> None:
     from mmpretrain.engine.hooks.precise_bn_hook import update_bn_stats
     from torch.utils.data import DataLoader
 
-    from mmbmix.apis import build_train_set
-    dataset = build_train_set(cfg, cfg.val_dataloader.dataset.pipeline)
+    from mmbmix.apis import build_train_set, test_pipeline_of
+    dataset = build_train_set(cfg, test_pipeline_of(cfg))
     loader = DataLoader(
         dataset,
         batch_size=batch_size,

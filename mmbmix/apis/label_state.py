@@ -147,16 +147,26 @@ def manager_from_config(cfg: Config) -> LabelManager:
     return LabelManager(**kwargs)
 
 
+def test_pipeline_of(cfg: Config) -> list:
+    """The pipeline the config evaluates with: ``test_pipeline``, else the
+    validation dataset's (a one-line error naming both fields)."""
+    pipeline = cfg.get('test_pipeline') or cfg.get('val_dataloader', {}).get(
+        'dataset', {}).get('pipeline')
+    if not pipeline:
+        raise LabelStateError('the config has no test_pipeline or '
+                              'val_dataloader.dataset.pipeline to load the '
+                              'training images as the model is evaluated')
+    return pipeline
+
+
 def load_model(cfg: Config, checkpoint: str):
     """The config's model with the checkpoint's weights (strict), in eval
     mode; one-line errors for a missing, truncated or misfit file."""
-    if not osp.isfile(checkpoint):
-        raise LabelStateError(f'no checkpoint file {checkpoint}')
+    check_readable(checkpoint)  # a truncated file: one line, not a misfit
     model_cfg = cfg.model.copy()
     if cfg.get('data_preprocessor') is not None:  # as mmengine's Runner
         model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
     model = MODELS.build(model_cfg)
-    check_readable(checkpoint)  # a truncated file: one line, not a misfit
     try:  # strict: a checkpoint of another model is an error, not a warning
         load_checkpoint(
             model,
@@ -179,13 +189,7 @@ def predict_train_set(cfg: Config,
     """``(N, K)`` sigmoid outputs of the checkpoint's model (``model``, if
     given, instead) on every training instance, with the test pipeline, in
     eval mode."""
-    pipeline = cfg.get('test_pipeline') or cfg.get('val_dataloader', {}).get(
-        'dataset', {}).get('pipeline')
-    if not pipeline:
-        raise LabelStateError('the config has no test_pipeline or '
-                              'val_dataloader.dataset.pipeline to predict '
-                              'the training set with')
-    dataset = build_train_set(cfg, pipeline)
+    dataset = build_train_set(cfg, test_pipeline_of(cfg))
     if len(dataset) == 0:
         raise LabelStateError('the training set is empty')
     model = load_model(cfg, checkpoint) if model is None else model.eval()

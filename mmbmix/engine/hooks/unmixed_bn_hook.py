@@ -2,7 +2,6 @@
 
 Part of mmbmix, the implementation of BalanceMix (Song et al., AAAI 2024).
 """
-import torch
 from mmengine.dataset import DefaultSampler, pseudo_collate
 from mmpretrain.engine.hooks import PreciseBNHook
 from mmpretrain.engine.hooks.precise_bn_hook import update_bn_stats
@@ -34,15 +33,9 @@ class UnmixedBNHook(PreciseBNHook):
     priority = 'ABOVE_NORMAL'
 
     def before_train(self, runner) -> None:
-        from mmbmix.apis import build_train_set
+        from mmbmix.apis import build_train_set, test_pipeline_of
         cfg = runner.cfg
-        pipeline = cfg.get('test_pipeline') or cfg.get(
-            'val_dataloader', {}).get('dataset', {}).get('pipeline')
-        if not pipeline:
-            raise ValueError('UnmixedBNHook: the config has no test_pipeline '
-                             'or val_dataloader.dataset.pipeline to load the '
-                             'training images with')
-        dataset = build_train_set(cfg, pipeline)
+        dataset = build_train_set(cfg, test_pipeline_of(cfg))
         self._sampler = DefaultSampler(dataset, shuffle=True, seed=runner.seed)
         self.loader = DataLoader(
             dataset,
@@ -52,10 +45,9 @@ class UnmixedBNHook(PreciseBNHook):
             collate_fn=pseudo_collate)
 
     def _perform_precise_bn(self, runner) -> None:
-        self._sampler.set_epoch(runner.epoch)
-        with torch.no_grad():
-            update_bn_stats(runner.model, self.loader, self.num_samples,
-                            runner.logger)
+        self._sampler.set_epoch(runner.epoch)  # no_grad: update_bn_stats'
+        update_bn_stats(runner.model, self.loader, self.num_samples,
+                        runner.logger)
 
     def after_train_epoch(self, runner) -> None:
         if self.every_n_epochs(runner, self.interval) or \
