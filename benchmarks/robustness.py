@@ -1200,6 +1200,109 @@ def _stats_source_table(results) -> List[str]:
     ] + _table(header, rows) + [''])
 
 
+DECISION_SETTINGS = ('clean', 'mislabel40', 'flip40', 'single-positive')
+
+
+def rule_verdict(results, variant: str, seeds: int = 3) -> dict:
+    """Issue 28's rule for a label variant, from the cells: per setting of
+    ``DECISION_SETTINGS``, whether the variant beats the paper's rule
+    (``balancemix``) by more than the larger of the two sample stds (both
+    with at least ``seeds`` seeds) and whether its mean beats BCE's.
+    ``family``: True where it beats the paper's rule in at least 3 settings
+    and BCE in at least 2, False where that can no longer happen, None
+    while it can.
+
+    Returns:
+        dict: ``settings`` (setting -> dict of ``paper``, ``variant``,
+        ``bce`` (mean, std, n), ``diff``, ``spread``, ``above_spread`` and
+        ``beats_bce``: True, False or None when undecided), ``above``,
+        ``beats_bce`` (counts of True) and ``family``.
+    """
+    out, above, beats, open_above, open_bce = {}, 0, 0, 0, 0
+    for s in DECISION_SETTINGS:
+        stats = {}
+        for key, m in (('paper', 'balancemix'), ('variant', variant), ('bce',
+                                                                       'bce')):
+            vals = _values(results, m, s, 'map_all')
+            stats[key] = (*_mean_std(vals), len(vals))
+        (pm, ps, pn), (vm, vs, vn), (bm, _,
+                                     bn) = (stats['paper'], stats['variant'],
+                                            stats['bce'])
+        row = dict(
+            stats, diff=None, spread=None, above_spread=None, beats_bce=None)
+        if pm is not None and vm is not None:
+            row['diff'] = vm - pm
+        if pn >= seeds and vn >= seeds:
+            row['spread'] = max(ps, vs)
+            row['above_spread'] = row['diff'] > row['spread']
+        if bn >= seeds and vn >= seeds:
+            row['beats_bce'] = vm > bm
+        above += row['above_spread'] is True
+        beats += row['beats_bce'] is True
+        open_above += row['above_spread'] is None
+        open_bce += row['beats_bce'] is None
+        out[s] = row
+    if above >= 3 and beats >= 2:
+        family = True
+    elif above + open_above < 3 or beats + open_bce < 2:
+        family = False
+    else:
+        family = None
+    return dict(settings=out, above=above, beats_bce=beats, family=family)
+
+
+def _decision_table(results) -> List[str]:
+    """Issue 28's rule for every label variant with a cell in the four
+    settings: beat the paper's rule by more than the 3-seed spread in 3 of
+    4 settings and BCE in 2."""
+    variants = [
+        m for m in STATS_VARIANTS
+        if any(r['method'] == m and r['setting'] in DECISION_SETTINGS
+               for r in results)
+    ]
+    if not variants or not any(r['method'] == 'balancemix' for r in results):
+        return []
+
+    def mean(stat):
+        m, sd, n = stat
+        return '–' if m is None else _fmt(m, sd) + (f' ({n})' if n < 3 else '')
+
+    def yes(flag):
+        return '?' if flag is None else ('yes' if flag else 'no')
+
+    rows = []
+    for v in variants:
+        verdict = rule_verdict(results, v)
+        for s, row in verdict['settings'].items():
+            rows.append([
+                VARIANT_NAMES.get(v, v), SETTINGS[s][3],
+                mean(row['paper']),
+                mean(row['variant']),
+                mean(row['bce']),
+                '–' if row['diff'] is None else f"{row['diff']:+.1f}",
+                '–' if row['spread'] is None else f"{row['spread']:.1f}",
+                yes(row['above_spread']),
+                yes(row['beats_bce'])
+            ])
+        rows.append([
+            VARIANT_NAMES.get(v, v), '**rule**', '', '', '', '', '',
+            f"{verdict['above']} of 4", f"{verdict['beats_bce']} of 4 -> " + {
+                True: '**met**',
+                False: 'not met',
+                None: 'open'
+            }[verdict['family']]
+        ])
+    header = [
+        'variant', 'setting', "paper's rule", 'variant', 'BCE',
+        'variant - paper', 'larger std', 'above the spread', 'beats BCE'
+    ]
+    return ([
+        "## Issue 28's rule: a variant's config family (beat the paper's "
+        'rule by more than the 3-seed spread in 3 of 4 settings, BCE in 2; '
+        '(n): seeds where fewer than 3; ?: undecided until 3 seeds)', ''
+    ] + _table(header, rows) + [''])
+
+
 def _at_progress(result, fraction) -> dict:
     epochs = result.get('epochs') or []
     if not epochs:
@@ -1283,6 +1386,7 @@ def write_markdown(path, results, args, meta, failures, figures) -> None:
     lines += _gap_table(results)
     lines += _ablation_table(results)
     lines += _stats_source_table(results)
+    lines += _decision_table(results)
     lines += _label_table(results)
     if figures:
         lines += ['## Figures', ''] + [f'![{f}]({f})' for f in figures] + ['']

@@ -485,3 +485,58 @@ def test_a_size_other_than_the_mode_reports_beside_it(rb):
     assert rb.parse_args(['--epochs', '12']).report_suffix == '_e12_n2000'
     assert rb.parse_args(['--quick', '--num-images',
                           '64']).report_suffix == '_e3_n64'
+
+
+def _cells(method, setting, maps):
+    return [
+        dict(method=method, setting=setting, seed=i, metrics=dict(map_all=m))
+        for i, m in enumerate(maps)
+    ]
+
+
+def test_rule_verdict_by_hand(rb):
+    v = 'balancemix_disagree'
+    results = [
+        *_cells('balancemix', 'clean', (79, 80, 81)),
+        *_cells(v, 'clean', (83, 84, 85)),  # +4 > std 1; BCE 82
+        *_cells('bce', 'clean', (82, 82, 82)),
+        *_cells('balancemix', 'mislabel40', (50, 55, 60)),
+        *_cells(v, 'mislabel40', (58, 60, 62)),  # +5, not above std 5
+        *_cells('bce', 'mislabel40', (70, 70, 70)),
+        *_cells('balancemix', 'flip40', (20, 21, 22)),
+        *_cells(v, 'flip40', (30, 31, 32)),  # +10; 31 > BCE 30
+        *_cells('bce', 'flip40', (30, 30, 30)),
+        *_cells('balancemix', 'single-positive', (60, )),
+        *_cells(v, 'single-positive', (70, )),
+    ]
+    verdict = rb.rule_verdict(results, v)
+    rows = verdict['settings']
+    assert rows['clean']['diff'] == pytest.approx(4.0)
+    assert rows['clean']['spread'] == pytest.approx(1.0)
+    assert rows['mislabel40']['spread'] == pytest.approx(5.0)
+    assert [rows[s]['above_spread'] for s in rb.DECISION_SETTINGS] == \
+        [True, False, True, None]
+    assert [rows[s]['beats_bce'] for s in rb.DECISION_SETTINGS] == \
+        [True, False, True, None]
+    # 2 above the spread and 2 over BCE with one setting open: undecided
+    assert (verdict['above'], verdict['beats_bce'],
+            verdict['family']) == (2, 2, None)
+    md = '\n'.join(rb._decision_table(results))
+    assert "| gmm split='disagree' | single positive | 60.0 (1) | " \
+        '70.0 (1) | – | +10.0 | – | ? | ? |' in md
+    assert "| gmm split='disagree' | **rule** |  |  |  |  |  | 2 of 4 | " \
+        '2 of 4 -> open |' in md
+    full = results + _cells('balancemix', 'single-positive', (60.5, 61)) + \
+        _cells(v, 'single-positive', (70, 70)) + \
+        _cells('bce', 'single-positive', (75, 75, 75))
+    assert rb.rule_verdict(full, v)['family'] is True
+    assert '2 of 4 -> **met**' in '\n'.join(rb._decision_table(full))
+    # BCE ahead in every setting left: the rule can no longer be met
+    lost = [r for r in results if r['method'] != 'bce'] + \
+        _cells('bce', 'clean', (90, 90, 90)) + \
+        _cells('bce', 'flip40', (40, 40, 40))
+    # BCE open at mislabel 40% and single positive: undecided
+    assert rb.rule_verdict(lost, v)["family"] is None
+    lost += _cells('bce', 'single-positive', (99, 99, 99)) + \
+        _cells(v, 'single-positive', (70, 70))
+    assert rb.rule_verdict(lost, v)['family'] is False
