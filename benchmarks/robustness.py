@@ -1257,8 +1257,9 @@ def _decision_table(results) -> List[str]:
     4 settings and BCE in 2."""
     variants = [
         m for m in STATS_VARIANTS
-        if any(r['method'] == m and r['setting'] in DECISION_SETTINGS
-               for r in results)
+        if not m.startswith('bmix_')  # no label management: not a rule
+        and any(r['method'] == m and r['setting'] in DECISION_SETTINGS
+                for r in results)
     ]
     if not variants or not any(r['method'] == 'balancemix' for r in results):
         return []

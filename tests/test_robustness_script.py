@@ -521,7 +521,10 @@ def test_rule_verdict_by_hand(rb):
     # 2 above the spread and 2 over BCE with one setting open: undecided
     assert (verdict['above'], verdict['beats_bce'],
             verdict['family']) == (2, 2, None)
-    md = '\n'.join(rb._decision_table(results))
+    md = '\n'.join(
+        rb._decision_table(results +
+                           _cells('bmix_minority_alpha1', 'clean', (80, ))))
+    assert 'alpha 1' not in md  # no label management: not a rule
     assert "| gmm split='disagree' | single positive | 60.0 (1) | " \
         '70.0 (1) | – | +10.0 | – | ? | ? |' in md
     assert "| gmm split='disagree' | **rule** |  |  |  |  |  | 2 of 4 | " \
