@@ -193,6 +193,11 @@ STATS_VARIANTS = {
     dict(use_clean=False, data_preprocessor=dict(mix=ALPHA1)),
     'balancemix_disagree_alpha1':
     dict(gmm=dict(split='disagree'), data_preprocessor=dict(mix=ALPHA1)),
+    'balancemix_disagree_minscore_alpha1':
+    dict(
+        gmm=dict(split='disagree'),
+        score_form='min',
+        data_preprocessor=dict(mix=ALPHA1)),
 }
 VARIANTS = {**ABLATION, **STATS_VARIANTS}
 # MS-COCO last-epoch mAP (All), BCE -> BalanceMix, Tables 1-3.
@@ -1165,7 +1170,9 @@ VARIANT_NAMES = dict(
     balancemix_unmixedbn='UnmixedBNHook',
     balancemix_disagree_minscore="split='disagree' + score_form='min'",
     bmix_minority_alpha1='mixing alone (no label management), alpha 1',
-    balancemix_disagree_alpha1="split='disagree', alpha 1")
+    balancemix_disagree_alpha1="split='disagree', alpha 1",
+    balancemix_disagree_minscore_alpha1=(
+        "split='disagree' + score_form='min', alpha 1"))
 
 
 def _stats_source_table(results) -> List[str]:
