@@ -1207,7 +1207,7 @@ def _stats_source_table(results) -> List[str]:
     ] + _table(header, rows) + [''])
 
 
-DECISION_SETTINGS = ('clean', 'mislabel40', 'flip40', 'single-positive')
+DECISION_SETTINGS = ABLATION_SETTINGS  # issue 28's four settings, Table 5's
 
 
 def rule_verdict(results, variant: str, seeds: int = 3) -> dict:
