@@ -12,8 +12,8 @@ from mmengine.registry import init_default_scope
 
 from mmbmix.datasets import MosaicMultiLabel
 from mmbmix.datasets import mosaic as mosaic_module
-from mmbmix.datasets.mosaic import (FASHION_MNIST_ROOT, _resize, load_source,
-                                    mosaic_class_counts)
+from mmbmix.datasets.mosaic import (CLASS_NAMES, FASHION_MNIST_ROOT, _resize,
+                                    load_source, mosaic_class_counts)
 
 CONFIG_DIR = osp.join(
     osp.dirname(__file__), '..', 'configs', '_base_', 'datasets')
@@ -141,6 +141,29 @@ def test_realized_imbalance_ratio(tmp_path, ratio):
     np.testing.assert_array_equal(
         MosaicMultiLabel.train_class_counts(imbalance_ratio=ratio), counts)
     assert ds.metainfo['generation']['imbalance_ratio'] == ratio
+
+
+def test_class_order_gives_each_class_its_rank_count(tmp_path):
+    names = list(CLASS_NAMES['digits'])
+    order = names[::-1]  # digit_9 the most frequent
+    ds = MosaicMultiLabel(
+        data_root=str(tmp_path), imbalance_ratio=10, class_order=order)
+    ranked = mosaic_class_counts(2000, 10, 10, 4)
+    counts = np.bincount(np.concatenate(_labels(ds)), minlength=10)
+    np.testing.assert_array_equal(counts, ranked[::-1])
+    np.testing.assert_array_equal(
+        MosaicMultiLabel.train_class_counts(
+            imbalance_ratio=10, class_order=order), ranked[::-1])
+    assert ds.metainfo['generation']['class_order'] == order
+    # the index order is the default (same folder); a balanced split
+    # ignores the order
+    same = MosaicMultiLabel.generation_params(
+        imbalance_ratio=10, class_order=names)
+    assert same == MosaicMultiLabel.generation_params(imbalance_ratio=10)
+    assert 'class_order' not in MosaicMultiLabel.generation_params(
+        split='test', class_order=order)
+    with pytest.raises(ValueError, match="'class_order' has value"):
+        MosaicMultiLabel.generation_params(class_order=names[:9])
 
 
 def test_test_split_balanced_by_default_or_same_as_train(tmp_path):

@@ -388,6 +388,30 @@ def test_report_regroups_per_class_ap_at_the_terciles(rb, tmp_path):
     assert result['metrics']['map_all'] == 45.0
 
 
+def test_class_order_lever_reorders_the_train_split_only(rb, tmp_path):
+    """``--set class_order=confusable_rare``: shirt (class 6) gets the
+    fewest train positives and trouser (class 1) the most; the evaluators'
+    counts follow; the test split and the run folder say so."""
+    args = rb.parse_args([
+        '--work-root',
+        str(tmp_path), '--out-dir',
+        str(tmp_path / 'out'), '--num-images', '400', '--set',
+        'imbalance_ratio=10', 'class_order=confusable_rare'
+    ])
+    cfg = rb.build_cell_config(rb.cell_spec(args, rb.Cell('bce', 'clean', 0)))
+    counts = np.asarray(cfg.val_evaluator.class_counts)
+    assert counts.argmin() == 6 and counts.argmax() == 1
+    assert counts.max() / counts.min() == pytest.approx(10, rel=0.1)
+    train = cfg.train_dataloader.dataset
+    train = train.get('dataset', train)  # inside LabelNoiseDataset
+    assert train.class_order[-1] == 'shirt'
+    assert 'class_order' not in cfg.val_dataloader.dataset
+    assert '-class_orderconfusable_rare' in rb.run_name(args)
+    with pytest.raises(ValueError, match='class_order takes one of '
+                       'confusable_rare'):
+        rb.parse_levers(['class_order=shirt_first'])
+
+
 @pytest.mark.parametrize('method', [
     'bce', 'mixup', 'asl', 'coteaching', 'llr', 'llct', 't_estimator',
     'balancemix'

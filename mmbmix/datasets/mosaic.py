@@ -15,7 +15,8 @@ Design decisions:
   ``(1 + max_tiles) / 2`` labels on average. The labels are then laid out
   exactly (Gale-Ryser greedy), so the realized ratio equals the target up to
   rounding: the counts are a pure function of the parameters, see
-  :func:`mosaic_class_counts`.
+  :func:`mosaic_class_counts`. ``class_order`` says which class gets which
+  count (index order by default).
 - The test split is **balanced** by default (``test_imbalance_ratio=1``), as
   in long-tailed benchmarks such as CIFAR-LT, so that every class has enough
   test positives for a stable AP; pass ``test_imbalance_ratio=None`` to give
@@ -102,6 +103,17 @@ def mosaic_class_counts(num_images: int,
             f'for {num_classes} classes with imbalance_ratio='
             f'{imbalance_ratio} and max_tiles={max_tiles}')
     return counts
+
+
+def ordered_class_counts(counts: np.ndarray, classes: Sequence[str],
+                         class_order: Optional[Sequence[str]]) -> np.ndarray:
+    """Counts by class index from counts by rank: ``class_order[r]`` (a
+    class name) gets ``counts[r]``; None keeps the index order."""
+    if class_order is None:
+        return counts
+    out = np.empty_like(counts)
+    out[[classes.index(name) for name in class_order]] = counts
+    return out
 
 
 def _tiles_per_image(total: int, num_images: int, max_tiles: int,
@@ -412,6 +424,10 @@ class MosaicMultiLabel(MultiLabelDataset):
             ``'scatter'``: one object per random cell at a random scale and
             position inside it, never overlapping (:func:`render_scatter`).
             Defaults to ``'grid'``.
+        class_order (Sequence[str], optional): the class names from the most
+            to the least frequent in the train split (a permutation of the
+            source's classes), e.g. to make the confusable classes the rare
+            ones. Defaults to None (class 0 the most frequent).
         seed (int): seed of the generation. Defaults to 0.
         source_root (str, optional): folder of the Fashion-MNIST IDX files.
             Defaults to ``/usr/share/datasets/fashion-mnist``.
@@ -433,6 +449,7 @@ class MosaicMultiLabel(MultiLabelDataset):
                  seed: int = 0,
                  source_root: Optional[str] = None,
                  layout: str = 'grid',
+                 class_order: Optional[Sequence[str]] = None,
                  **kwargs):
         for key in ('ann_file', 'data_prefix'):
             if key in kwargs:
@@ -449,7 +466,8 @@ class MosaicMultiLabel(MultiLabelDataset):
             tile_size=tile_size,
             max_tiles=max_tiles,
             seed=seed,
-            layout=layout)
+            layout=layout,
+            class_order=class_order)
         self.split = split
         self.source_root = source_root
         self.folder = self.ensure_generated(data_root, self.params,
@@ -470,7 +488,8 @@ class MosaicMultiLabel(MultiLabelDataset):
                           tile_size: int = 16,
                           max_tiles: int = 4,
                           seed: int = 0,
-                          layout: str = 'grid') -> dict:
+                          layout: str = 'grid',
+                          class_order: Optional[Sequence[str]] = None) -> dict:
         """Validate the arguments; return what defines the generated set."""
         if split not in SPLITS:
             raise ValueError(f'MosaicMultiLabel: field \'split\' has value '
@@ -509,6 +528,15 @@ class MosaicMultiLabel(MultiLabelDataset):
             version=GENERATOR_VERSION)
         if layout != 'grid':  # grid sets keep their folder names
             params['layout'] = layout
+        classes = CLASS_NAMES[source]
+        if class_order is not None:
+            if sorted(class_order) != sorted(classes):
+                raise ValueError(
+                    f'MosaicMultiLabel: field \'class_order\' has value '
+                    f'{class_order!r}; expected a permutation of {classes}')
+            # only a split with unequal counts depends on the order
+            if tuple(class_order) != classes and ratio != 1:
+                params['class_order'] = list(class_order)
         return params
 
     @classmethod
@@ -524,12 +552,21 @@ class MosaicMultiLabel(MultiLabelDataset):
             k: v
             for k, v in kwargs.items()
             if k in ('source', 'num_images', 'imbalance_ratio', 'grid',
-                     'tile_size', 'max_tiles', 'seed', 'layout')
+                     'tile_size', 'max_tiles', 'seed', 'layout', 'class_order')
         }
-        p = cls.generation_params(split='train', **kwargs)
-        return mosaic_class_counts(p['num_images'],
-                                   len(CLASS_NAMES[p['source']]),
-                                   p['imbalance_ratio'], p['max_tiles'])
+        return cls.class_counts_of(
+            cls.generation_params(split='train', **kwargs))
+
+    @staticmethod
+    def class_counts_of(params: dict) -> np.ndarray:
+        """Positives per class (by class index) of the split that
+        ``params`` (:meth:`generation_params`) define."""
+        classes = CLASS_NAMES[params['source']]
+        counts = mosaic_class_counts(params['num_images'], len(classes),
+                                     params['imbalance_ratio'],
+                                     params['max_tiles'])
+        return ordered_class_counts(counts, classes,
+                                    params.get('class_order'))
 
     @staticmethod
     def folder_name(params: dict) -> str:
@@ -583,9 +620,7 @@ class MosaicMultiLabel(MultiLabelDataset):
             [params['seed'],
              SPLITS.index(split),
              SOURCES.index(source)])
-        counts = mosaic_class_counts(params['num_images'], len(classes),
-                                     params['imbalance_ratio'],
-                                     params['max_tiles'])
+        counts = MosaicMultiLabel.class_counts_of(params)
         tiles = _tiles_per_image(
             int(counts.sum()), params['num_images'], params['max_tiles'], rng)
         labels = _assign_labels(counts, tiles, rng)
