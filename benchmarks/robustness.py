@@ -394,8 +394,9 @@ def parse_levers(items, error=None) -> dict:
         try:
             levers[key] = LEVERS[key](value)
         except ValueError:
-            kind = ('one of ' + ', '.join(CLASS_ORDERS) if key
-                    == 'class_order' else 'a ' + LEVERS[key].__name__)
+            kind = 'a ' + LEVERS[key].__name__
+            if key == 'class_order':
+                kind = 'one of ' + ', '.join(CLASS_ORDERS)
             msg = (f'robustness: --set {item!r}: {key} takes {kind}, got '
                    f'{value!r}')
             if error is None:

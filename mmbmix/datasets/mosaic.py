@@ -565,8 +565,7 @@ class MosaicMultiLabel(MultiLabelDataset):
         counts = mosaic_class_counts(params['num_images'], len(classes),
                                      params['imbalance_ratio'],
                                      params['max_tiles'])
-        return ordered_class_counts(counts, classes,
-                                    params.get('class_order'))
+        return ordered_class_counts(counts, classes, params.get('class_order'))
 
     @staticmethod
     def folder_name(params: dict) -> str:
