@@ -39,7 +39,8 @@ PAPER = ('resnet50_1xb16_voc07-448px', 'resnet50_1xb32_coco2014-448px',
 MOSAIC = ('resnet-small_1xb32_mosaic-digits-32px',
           'resnet-small_1xb32_mosaic-fashion-mnist-32px')
 METHODS = ('bce', 'mixup', 'asl', 'coteaching', 'llr', 'llct', 't_estimator',
-           'balancemix')
+           'balancemix', 'balancemix-split')
+SPLIT_ARCHES = (*PAPER, 'efficientnet-lite0_1xb32_mosaic-fashion-mnist-64px')
 # what a method adds to its BCE twin: top-level keys (and their helpers
 # from configs/_base_/methods/), the model's parts, the default hooks
 METHOD_MODEL_KEYS = ('type', 'forget_rate', 'num_gradual', 'predict_with',
@@ -63,7 +64,7 @@ def test_config_grid_is_complete():
                 assert f'{m}_{arch}{noise}' in NAMES
     for arch in MOSAIC:
         for noise in NOISES:
-            for m in METHODS:
+            for m in METHODS[:-1]:  # the split family: SPLIT_ARCHES
                 assert f'{m}_{arch}{noise}' in NAMES
     for extra in ('resnet101_1xb32_coco2014-448px',
                   'resnet101-mldecoder_1xb32_coco2014-448px',
@@ -76,7 +77,36 @@ def test_config_grid_is_complete():
         assert f'balancemix_{extra}' in NAMES and f'bce_{extra}' in NAMES
     for name, path in NAMES.items():
         method = next(m for m in METHODS if name.startswith(m + '_'))
-        assert osp.basename(osp.dirname(path)) == method, path
+        assert osp.basename(osp.dirname(path)) == _folder(method), path
+    for arch in SPLIT_ARCHES:
+        for noise in NOISES:
+            assert f'balancemix-split_{arch}{noise}' in NAMES
+
+
+def _folder(method):
+    """``balancemix-split`` configs live in ``configs/balancemix_split``."""
+    return method.replace('-', '_')
+
+
+@pytest.mark.parametrize(
+    'name', [n for n in NAMES if n.startswith('balancemix-split_')])
+def test_split_family_changes_two_values_of_its_balancemix_twin(name):
+    """A balancemix-split config is its balancemix twin with the fits'
+    split='disagree' and the mixing's alpha 1, nothing else."""
+    cfg = _load(NAMES[name]).to_dict()
+    twin = _load(NAMES['balancemix_' + name[len('balancemix-split_'):]])
+    twin = twin.to_dict()
+    assert cfg['data_preprocessor']['mix'] == dict(
+        type='MinorityMixup', alpha=1.0)
+    assert twin['data_preprocessor']['mix']['alpha'] == 4.0
+    assert cfg['default_hooks']['label_manager'].pop('gmm') == dict(
+        split='disagree')
+    assert 'gmm' not in twin['default_hooks']['label_manager']
+    cfg['data_preprocessor']['mix']['alpha'] = 4.0
+    for key in ('balancemix_split_data_preprocessor',
+                'balancemix_split_hooks'):
+        cfg.pop(key)
+    assert cfg == twin
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.basename(p))
@@ -150,7 +180,7 @@ def test_config_differs_from_its_bce_twin_only_in_the_method(name):
     assert twin in NAMES, f'{name} has no BCE twin {twin}'
     cfg, base = _load(NAMES[name]), _load(NAMES[twin])
     assert _strip_method(cfg, method) == _strip_method(base, 'bce')
-    if method == 'balancemix':
+    if method.startswith('balancemix'):
         assert cfg.model.head.loss.type == 'BalanceMixLoss'
     elif method != 'mixup':  # the others build on Mixup
         assert cfg.model.train_cfg.augments.type == 'Mixup'
@@ -194,14 +224,14 @@ def test_demo_family_differs_only_in_the_method():
 @pytest.mark.parametrize('method', METHODS)
 def test_metafile_lists_every_config_of_its_folder(method):
     import yaml
-    folder = osp.join(ROOT, 'configs', method)
+    folder = osp.join(ROOT, 'configs', _folder(method))
     with open(osp.join(folder, 'metafile.yml')) as f:
         meta = yaml.safe_load(f)
     listed = {m['Name']: m['Config'] for m in meta['Models']}
     shipped = {n for n, p in NAMES.items() if osp.dirname(p) == folder}
     assert set(listed) == shipped
     for name, config in listed.items():
-        assert config == f'configs/{method}/{name}.py'
+        assert config == f'configs/{_folder(method)}/{name}.py'
     (collection, ) = meta['Collections']
     assert all(m['In Collection'] == collection['Name']
                for m in meta['Models'])
@@ -264,7 +294,7 @@ def test_paper_config_matches_appendix_d(name):
     mixup = model.get('train_cfg', {}).get('augments')
     if method == 'bce':
         assert mixup is None
-    elif method == 'balancemix':
+    elif method.startswith('balancemix'):
         assert cfg.data_preprocessor.mix.type == 'MinorityMixup'
         (hook, ) = hook_cfgs(cfg, 'LabelManagerHook')
         assert hook.warmup_epochs == want['warmup']

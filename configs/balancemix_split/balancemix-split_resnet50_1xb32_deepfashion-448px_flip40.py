@@ -1,0 +1,8 @@
+# BalanceMix, split rule + alpha 1: its balancemix twin with the two values
+# of configs/_base_/methods/balancemix_split.py.
+_base_ = [
+    '../balancemix/balancemix_resnet50_1xb32_deepfashion-448px_flip40.py',
+    '../_base_/methods/balancemix_split.py'
+]
+data_preprocessor = {{_base_.balancemix_split_data_preprocessor}}
+default_hooks = {{_base_.balancemix_split_hooks}}
