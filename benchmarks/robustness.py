@@ -371,6 +371,8 @@ def parse_args(argv=None):
         mode['epochs'], mode['num_images']) else \
         f'_e{args.epochs}_n{args.num_images}'
     args.levers = parse_levers(args.set, p.error)
+    if 'class_order' in args.levers:  # another class order, another report
+        args.report_suffix += '_' + args.levers['class_order']
     if args.levers and args.regime != 'pretrained':
         p.error('--set takes the pretrained regime')
     if args.epochs < 1 or args.num_images < 10:

@@ -407,6 +407,7 @@ def test_class_order_lever_reorders_the_train_split_only(rb, tmp_path):
     assert train.class_order[-1] == 'shirt'
     assert 'class_order' not in cfg.val_dataloader.dataset
     assert '-class_orderconfusable_rare' in rb.run_name(args)
+    assert args.report_suffix == '_e6_n400_confusable_rare'
     with pytest.raises(
             ValueError, match='class_order takes one of '
             'confusable_rare'):
