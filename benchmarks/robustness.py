@@ -217,7 +217,36 @@ STATS_VARIANTS = {
         score_form='min',
         data_preprocessor=dict(mix=ALPHA1)),
 }
-VARIANTS = {**ABLATION, **STATS_VARIANTS}
+# Table 5 of BalanceMix-split (issue 28: "Table 5 for the best"): the same
+# steps with alpha 1 and the split rule; its last row is the family itself.
+SPLIT_ABLATION = {
+    'bmix_random_alpha1':
+    dict(
+        use_minority_sampler=False,
+        use_clean=False,
+        data_preprocessor=dict(mix=ALPHA1)),
+    'bmix_clean_split':
+    dict(
+        use_relabel=False,
+        use_ambiguous=False,
+        gmm=dict(split='disagree'),
+        data_preprocessor=dict(mix=ALPHA1)),
+    'bmix_relabel_split':
+    dict(
+        use_ambiguous=False,
+        gmm=dict(split='disagree'),
+        data_preprocessor=dict(mix=ALPHA1)),
+}
+SPLIT_ABLATION_ROWS = (
+    ('bce', 'Default (BCE loss)'),
+    ('bmix_random_alpha1', '+ Random sampler (= Mixup, alpha 1)'),
+    ('bmix_minority_alpha1', '+ Minority sampler (Eq. 4)'),
+    ('bmix_clean_split', '+ Clean labels (Eq. 8, split rule)'),
+    ('bmix_relabel_split', '+ Re-labeled labels (Eq. 9)'),
+    ('balancemix_disagree_alpha1', '+ Ambiguous labels (Eq. 10): '
+     'BalanceMix-split'),
+)
+VARIANTS = {**ABLATION, **STATS_VARIANTS, **SPLIT_ABLATION}
 # MS-COCO last-epoch mAP (All), BCE -> BalanceMix, Tables 1-3.
 PAPER_COCO = {
     'clean': (83.4, 85.2),
@@ -1125,10 +1154,16 @@ def _of_seeds(results, seeds):
     return [r for r in results if r['seed'] in seeds]
 
 
-def _ablation_table(results) -> List[str]:
+def _ablation_table(results,
+                    rows=ABLATION_ROWS,
+                    title='Table 5: component ablation') -> List[str]:
+    """Table 5: each of ``rows`` (method, label) with its gain over the row
+    above, in every setting where a step of the ablation (a row other than
+    the first and the last) has a cell."""
+    steps = {m for m, _ in rows[1:-1]}
     settings = [
         s for s in _present(results, SETTINGS)
-        if any(r['method'] in ABLATION and r['setting'] == s for r in results)
+        if any(r['method'] in steps and r['setting'] == s for r in results)
     ]
     if not settings:
         return []
@@ -1138,10 +1173,10 @@ def _ablation_table(results) -> List[str]:
         have = [{
             r['seed']
             for r in results if r['method'] == m and r['setting'] == s
-        } for m, _ in ABLATION_ROWS]
+        } for m, _ in rows]
         seeds[s] = sorted(set.intersection(*have))
-    rows, prev = [], None
-    for method, label in ABLATION_ROWS:
+    table, prev = [], None
+    for method, label in rows:
         means = [
             _mean_std(
                 _values(_of_seeds(results, seeds[s]), method, s, 'map_all'))[0]
@@ -1157,15 +1192,15 @@ def _ablation_table(results) -> List[str]:
                     prev[j] is not None:
                 text += f' ({mean - prev[j]:+.1f})'
             row.append(text)
-        rows.append(row)
+        table.append(row)
         prev = means
     header = ['Variant'] + [SETTINGS[s][3] for s in settings] + ['Average']
-    rows.append(['seeds'] + [' '.join(map(str, seeds[s]))
-                             for s in settings] + [''])
+    table.append(['seeds'] + [' '.join(map(str, seeds[s]))
+                              for s in settings] + [''])
     return ([
-        '## Table 5: component ablation (mAP All, mean over the seeds '
-        'every row has; gain over the row above)', ''
-    ] + _table(header, rows) + [''])
+        f'## {title} (mAP All, mean over the seeds every row has; gain over '
+        'the row above)', ''
+    ] + _table(header, table) + [''])
 
 
 def _record_field(result, key):
@@ -1418,6 +1453,8 @@ def write_markdown(path, results, args, meta, failures, figures) -> None:
     lines += _paper_tables(results, methods)
     lines += _gap_table(results)
     lines += _ablation_table(results)
+    lines += _ablation_table(results, SPLIT_ABLATION_ROWS,
+                             'Table 5 of BalanceMix-split')
     lines += _stats_source_table(results)
     lines += _decision_table(results)
     lines += _label_table(results)

@@ -29,7 +29,12 @@ BASE = dict(
     bmix_minority=60.0,
     bmix_clean=64.0,
     bmix_relabel=67.0,
-    balancemix_online=71.0)
+    balancemix_online=71.0,
+    bmix_random_alpha1=57.0,
+    bmix_minority_alpha1=58.0,
+    bmix_clean_split=62.0,
+    bmix_relabel_split=63.0,
+    balancemix_disagree_alpha1=66.0)
 
 
 def fake_result(spec, epochs=4):
@@ -274,6 +279,32 @@ def test_ablation_table_uses_the_seeds_every_row_has(rb, fake, tmp_path):
     assert '| + Ambiguous labels (Eq. 10) | 69.5 (+3.0) | 69.5 (+3.0) |' \
         in md
     assert '| seeds | 0 |  |' in md
+
+
+def test_split_ablation_table(rb, fake, tmp_path):
+    """Table 5 of BalanceMix-split: its own rows (alpha 1, the split
+    rule), beside the paper's table, which has no step here."""
+    split_rows = [m for m, _ in rb.SPLIT_ABLATION_ROWS]
+    assert split_rows[-1] == 'balancemix_disagree_alpha1'
+    for m in ('bmix_random_alpha1', 'bmix_clean_split', 'bmix_relabel_split'):
+        assert rb.VARIANTS[m]['data_preprocessor']['mix']['alpha'] == 1.0
+    assert rb.VARIANTS['bmix_random_alpha1']['use_minority_sampler'] is False
+    for m in ('bmix_clean_split', 'bmix_relabel_split'):
+        assert rb.VARIANTS[m]['gmm'] == dict(split='disagree')
+    assert rb.VARIANTS['bmix_clean_split']['use_relabel'] is False
+    assert rb.VARIANTS['bmix_relabel_split']['use_ambiguous'] is False
+    rb.main(
+        _argv(tmp_path, '--methods', *split_rows, '--noise', 'mislabel40',
+              '--seeds', '0'))
+    md = _report(tmp_path, '.md').read_text()
+    assert '## Table 5: component' not in md
+    assert '## Table 5 of BalanceMix-split' in md
+    # mislabel 40%: 5 below BASE, seed 0 another 0.5 below
+    assert '| + Random sampler (= Mixup, alpha 1) | 51.5 (+7.0) | ' \
+        '51.5 (+7.0) |' in md
+    assert '| + Clean labels (Eq. 8, split rule) | 56.5 (+4.0) |' in md
+    assert '| + Ambiguous labels (Eq. 10): BalanceMix-split | 60.5 (+3.0) |' \
+        in md
 
 
 def test_stats_source_table_and_command_history(rb, fake, tmp_path):
