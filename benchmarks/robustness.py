@@ -126,6 +126,9 @@ def class_order(name: str) -> str:
     return name
 
 
+class_order.kind = 'one of ' + ', '.join(CLASS_ORDERS)  # parse_levers' text
+
+
 # Levers of the pretrained regime (--set KEY=VALUE; issue "A benchmark regime
 # that can tell"): each changes one thing of the data, model or schedule, and
 # the run folder names them (run_name).
@@ -425,9 +428,7 @@ def parse_levers(items, error=None) -> dict:
         try:
             levers[key] = LEVERS[key](value)
         except ValueError:
-            kind = 'a ' + LEVERS[key].__name__
-            if key == 'class_order':
-                kind = 'one of ' + ', '.join(CLASS_ORDERS)
+            kind = getattr(LEVERS[key], 'kind', 'a ' + LEVERS[key].__name__)
             msg = (f'robustness: --set {item!r}: {key} takes {kind}, got '
                    f'{value!r}')
             if error is None:
