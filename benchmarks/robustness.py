@@ -128,7 +128,6 @@ def class_order(name: str) -> str:
 
 class_order.kind = 'one of ' + ', '.join(CLASS_ORDERS)  # parse_levers' text
 
-
 # Levers of the pretrained regime (--set KEY=VALUE; issue "A benchmark regime
 # that can tell"): each changes one thing of the data, model or schedule, and
 # the run folder names them (run_name).
