@@ -1383,8 +1383,36 @@ def _at_progress(result, fraction) -> dict:
     return {}
 
 
-def _label_table(results) -> List[str]:
-    bm = [r for r in results if r['method'] == 'balancemix']
+def _relabel_with_confirmed(rec) -> Optional[float]:
+    """Share of the labels Eq. 9 decided: re-labeled plus confirmed (a
+    decision equal to the given value); None in cells run before the
+    confirmed share was recorded."""
+    if rec.get('relabel_frac') is None or rec.get('confirmed_frac') is None:
+        return None
+    return rec['relabel_frac'] + rec['confirmed_frac']
+
+
+# Table 7's blocks: (title, ((column, epoch-record key or function), ...))
+LABEL_BLOCKS = (
+    ('Clean label selection over all labels (Eq. 8, 12)',
+     (('precision', 'precision'), ('recall', 'recall'))),
+    ('Clean label selection over the given positives (Eq. 12)',
+     (('precision', 'precision_pos'), ('recall', 'recall_pos'))),
+    ('Re-labeling (Eq. 9, 13): share re-labeled, share decided by Eq. 9 '
+     '(re-labeled + confirmed), accuracy',
+     (('re-labeled', 'relabel_proportion'),
+      ('with confirmed', _relabel_with_confirmed), ('accuracy',
+                                                    'relabel_accuracy'))),
+)
+
+
+def _label_table(results,
+                 method='balancemix',
+                 title='BalanceMix') -> List[str]:
+    """Table 7 of ``method``: its label selection and re-labeling at 25%,
+    50% and 100% of the epochs, in every setting whose cells know the
+    clean labels."""
+    bm = [r for r in results if r['method'] == method]
     settings = [
         s for s in _present(bm, SETTINGS)
         if any(r['setting'] == s and r['epochs']
@@ -1393,32 +1421,31 @@ def _label_table(results) -> List[str]:
     if not settings:
         return []
     lines = [
-        '## Table 7: BalanceMix clean-label selection and re-labeling '
+        f'## Table 7: {title} clean-label selection and re-labeling '
         '(%, mean ± std over seeds)', ''
     ]
-    for title, keys in (('Clean label selection (Eq. 8, 12)',
-                         (('precision', 'precision'), ('recall', 'recall'))),
-                        ('Re-labeling (Eq. 9, 13)',
-                         (('relabel_proportion', 'proportion'),
-                          ('relabel_accuracy', 'accuracy')))):
+    for block, keys in LABEL_BLOCKS:
         header = ['Training progress'] + [
-            f'{SETTINGS[s][3]} {name}' for s in settings for _, name in keys
+            f'{SETTINGS[s][3]} {name}' for s in settings for name, _ in keys
         ]
         rows = []
         for frac in PROGRESS:
             row = [f'{int(frac * 100)}% epochs']
             for s in settings:
-                for key, _ in keys:
+                for _, key in keys:
+                    recs = [
+                        _at_progress(r, frac) for r in bm if r['setting'] == s
+                    ]
                     vals = [
-                        _at_progress(r, frac).get(key) for r in bm
-                        if r['setting'] == s
+                        key(rec) if callable(key) else rec.get(key)
+                        for rec in recs
                     ]
                     vals = [
                         v for v in vals if v is not None and math.isfinite(v)
                     ]
                     row.append(_fmt(*_mean_std(vals), scale=100))
             rows.append(row)
-        lines += [f'**{title}**', ''] + _table(header, rows) + ['']
+        lines += [f'**{block}**', ''] + _table(header, rows) + ['']
     return lines
 
 
@@ -1458,6 +1485,8 @@ def write_markdown(path, results, args, meta, failures, figures) -> None:
     lines += _stats_source_table(results)
     lines += _decision_table(results)
     lines += _label_table(results)
+    lines += _label_table(results, 'balancemix_disagree_alpha1',
+                          'BalanceMix-split')
     if figures:
         lines += ['## Figures', ''] + [f'![{f}]({f})' for f in figures] + ['']
     if failures:

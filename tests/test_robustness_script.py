@@ -54,7 +54,11 @@ def fake_result(spec, epochs=4):
                 precision=0.90 + 0.01 * e,
                 recall=0.60 + 0.05 * e,
                 relabel_proportion=0.01 * e,
-                relabel_accuracy=0.95)
+                relabel_accuracy=0.95,
+                precision_pos=0.80 + 0.01 * e,
+                recall_pos=0.70 + 0.05 * e,
+                relabel_frac=0.01 * e,
+                confirmed_frac=0.02)
         diag.append(rec)
     return dict(
         metrics=dict(
@@ -218,6 +222,12 @@ def test_markdown_tables(rb, fake, tmp_path):
     assert any(
         line.startswith('| 100% epochs') and '94.0' in line
         for line in md.splitlines())
+    # over the given positives (epoch 4: 84%, 90%); decided by Eq. 9:
+    # re-labeled 4% + confirmed 2%
+    last = [line for line in md.splitlines() if line.startswith('| 100%')]
+    assert any('84.0 ± 0.0 | 90.0 ± 0.0' in line for line in last)
+    assert any('4.0 ± 0.0 | 6.0 ± 0.0 | 95.0 ± 0.0' in line for line in last)
+    assert 'Table 7: BalanceMix-split' not in md  # no split cells here
     assert 'report written by: `python benchmarks/robustness.py --quick' in md
     assert _report(tmp_path, '_map_vs_noise.png').stat().st_size > 1000
     assert _report(tmp_path, '_few_shot_share.png').stat().st_size > 1000
@@ -305,6 +315,8 @@ def test_split_ablation_table(rb, fake, tmp_path):
     assert '| + Clean labels (Eq. 8, split rule) | 56.5 (+4.0) |' in md
     assert '| + Ambiguous labels (Eq. 10): BalanceMix-split | 60.5 (+3.0) |' \
         in md
+    assert '## Table 7: BalanceMix-split clean-label selection' in md
+    assert '## Table 7: BalanceMix clean' not in md  # no paper's-rule cell
 
 
 def test_stats_source_table_and_command_history(rb, fake, tmp_path):
