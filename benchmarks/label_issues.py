@@ -65,7 +65,7 @@ def parse_args(argv=None):
     p.add_argument(
         '--balancemix',
         default='balancemix',
-        choices=['balancemix', 'balancemix_disagree'],
+        choices=[m for m in rb.KEEP_CHECKPOINT if m != 'bce'],
         help='the BalanceMix cells to read (default: the paper\'s rule)')
     p.add_argument('--epochs', type=int, help='as the robustness run')
     p.add_argument('--num-images', type=int, help='as the robustness run')

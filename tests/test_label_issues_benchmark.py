@@ -59,5 +59,10 @@ def test_another_regimes_cells_and_record_names():
                  'epoch_12.pth'))
     assert '4000 images, 12 epochs' in bench.regime_text(run)
     assert 'layout scatter' in bench.regime_text(run)
+    # every BalanceMix variant whose cells keep a checkpoint, BCE not
+    split = bench.parse_args(['--balancemix', 'balancemix_disagree_alpha1'])
+    assert split.balancemix == 'balancemix_disagree_alpha1'
+    with pytest.raises(SystemExit):
+        bench.parse_args(['--balancemix', 'bce'])
     default = bench.run_args(bench.parse_args([]))
     assert default.report_suffix == '' and default.epochs == 6
