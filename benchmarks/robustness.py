@@ -218,6 +218,13 @@ STATS_VARIANTS = {
         gmm=dict(split='disagree'),
         score_form='min',
         data_preprocessor=dict(mix=ALPHA1)),
+    # BalanceMix-split with the given positives taken as clean: with single
+    # positive labels the split rule re-labels correct positives to 0
+    'balancemix_disagree_alpha1_cleanpos':
+    dict(
+        gmm=dict(split='disagree'),
+        clean_positives=True,
+        data_preprocessor=dict(mix=ALPHA1)),
 }
 # Table 5 of BalanceMix-split (issue 28: "Table 5 for the best"): the same
 # steps with alpha 1 and the split rule; its last row is the family itself.
@@ -293,7 +300,8 @@ PROGRESS = (0.25, 0.5, 1.0)  # Table 7 rows
 KEEP_CHECKPOINT = ('bce', 'balancemix', 'balancemix_disagree',
                    'balancemix_perhalf', 'balancemix_disagree_perhalf',
                    'balancemix_disagree_minscore',
-                   'balancemix_disagree_alpha1')
+                   'balancemix_disagree_alpha1',
+                   'balancemix_disagree_alpha1_cleanpos')
 
 
 class Cell(NamedTuple):

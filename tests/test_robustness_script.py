@@ -319,6 +319,35 @@ def test_split_ablation_table(rb, fake, tmp_path):
     assert '## Table 7: BalanceMix clean' not in md  # no paper's-rule cell
 
 
+def test_every_variant_builds_its_label_manager(rb):
+    """Each variant's switches are arguments the hook takes (a misspelt
+    one would fail every cell of it), and land on its manager."""
+    import mmbmix  # noqa: F401
+    from mmpretrain.registry import HOOKS
+    for name, over in rb.VARIANTS.items():
+        over = {
+            k: v
+            for k, v in over.items()
+            if k not in ('data_preprocessor', 'custom_hooks')
+        }
+        manager = HOOKS.build(dict(type='LabelManagerHook', **over)).manager
+        for key, value in over.items():
+            if key in ('stats_source', 'num_views', 'sparse'):
+                continue  # the hook's own, not the manager's
+            got = getattr(manager, key)
+            if isinstance(value, dict):  # gmm: merged into its defaults
+                assert {k: got[k] for k in value} == value, name
+            else:
+                assert got == value, (name, key)
+    split_cleanpos = HOOKS.build(
+        dict(
+            type='LabelManagerHook',
+            gmm=dict(split='disagree'),
+            clean_positives=True)).manager
+    assert split_cleanpos.clean_positives is True
+    assert split_cleanpos.gmm['split'] == 'disagree'
+
+
 def test_stats_source_table_and_command_history(rb, fake, tmp_path):
     """A later command adding balancemix_online cells keeps the earlier
     cells in the report, and both commands are listed."""
