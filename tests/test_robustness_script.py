@@ -322,8 +322,9 @@ def test_split_ablation_table(rb, fake, tmp_path):
 def test_every_variant_builds_its_label_manager(rb):
     """Each variant's switches are arguments the hook takes (a misspelt
     one would fail every cell of it), and land on its manager."""
-    import mmbmix  # noqa: F401
     from mmpretrain.registry import HOOKS
+
+    import mmbmix  # noqa: F401
     for name, over in rb.VARIANTS.items():
         over = {
             k: v
