@@ -218,6 +218,9 @@ STATS_VARIANTS = {
         gmm=dict(split='disagree'),
         score_form='min',
         data_preprocessor=dict(mix=ALPHA1)),
+    # the paper's rule with a floor on the ambiguous weight, at alpha 1
+    'balancemix_floor_alpha1':
+    dict(weight_floor=0.5, data_preprocessor=dict(mix=ALPHA1)),
     # BalanceMix-split with the given positives taken as clean: with single
     # positive labels the split rule re-labels correct positives to 0
     'balancemix_disagree_alpha1_cleanpos':
