@@ -1179,13 +1179,14 @@ def _ablation_table(results,
     if not settings:
         return []
     # each row over the same seeds, so that a gain compares like with like
+    # (a row with no cell in a setting is left out of its seeds and shows -)
     seeds = {}
     for s in settings:
         have = [{
             r['seed']
             for r in results if r['method'] == m and r['setting'] == s
         } for m, _ in rows]
-        seeds[s] = sorted(set.intersection(*have))
+        seeds[s] = sorted(set.intersection(*[h for h in have if h]))
     table, prev = [], None
     for method, label in rows:
         means = [
@@ -1204,7 +1205,10 @@ def _ablation_table(results,
                 text += f' ({mean - prev[j]:+.1f})'
             row.append(text)
         table.append(row)
-        prev = means
+        # a gain is over the last row above with a figure
+        prev = means if prev is None else [
+            m if m is not None else p for m, p in zip(means, prev)
+        ]
     header = ['Variant'] + [SETTINGS[s][3] for s in settings] + ['Average']
     table.append(['seeds'] + [' '.join(map(str, seeds[s]))
                               for s in settings] + [''])
@@ -1243,7 +1247,10 @@ VARIANT_NAMES = dict(
     bmix_minority_alpha1='mixing alone (no label management), alpha 1',
     balancemix_disagree_alpha1="split='disagree', alpha 1",
     balancemix_disagree_minscore_alpha1=(
-        "split='disagree' + score_form='min', alpha 1"))
+        "split='disagree' + score_form='min', alpha 1"),
+    balancemix_disagree_alpha1_cleanpos=(
+        "split='disagree', alpha 1, clean_positives=True"),
+    balancemix_floor_alpha1='weight_floor=0.5, alpha 1')
 
 
 def _stats_source_table(results) -> List[str]:
