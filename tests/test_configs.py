@@ -92,19 +92,24 @@ def _folder(method):
     'name', [n for n in NAMES if n.startswith('balancemix-split_')])
 def test_split_family_changes_two_values_of_its_balancemix_twin(name):
     """A balancemix-split config is its balancemix twin with the fits'
-    split='disagree' and the mixing's alpha 1, nothing else."""
+    split='disagree' and the mixing's alpha 1 (and, with single positive
+    labels, the given positives clean), nothing else."""
     cfg = _load(NAMES[name]).to_dict()
     twin = _load(NAMES['balancemix_' + name[len('balancemix-split_'):]])
     twin = twin.to_dict()
     assert cfg['data_preprocessor']['mix'] == dict(
         type='MinorityMixup', alpha=1.0)
     assert twin['data_preprocessor']['mix']['alpha'] == 4.0
-    assert cfg['default_hooks']['label_manager'].pop('gmm') == dict(
-        split='disagree')
+    manager = cfg['default_hooks']['label_manager']
+    assert manager.pop('gmm') == dict(split='disagree')
     assert 'gmm' not in twin['default_hooks']['label_manager']
+    # single positive labels: the given positives are taken as clean
+    single = name.endswith('_single-positive')
+    assert manager.pop('clean_positives', False) is single
+    assert 'clean_positives' not in twin['default_hooks']['label_manager']
     cfg['data_preprocessor']['mix']['alpha'] = 4.0
-    for key in ('balancemix_split_data_preprocessor',
-                'balancemix_split_hooks'):
+    for key in ('balancemix_split_data_preprocessor', 'balancemix_split_hooks',
+                'balancemix_split_single_positive_hooks'):
         cfg.pop(key)
     assert cfg == twin
 

@@ -1,8 +1,8 @@
 # BalanceMix, split rule + alpha 1: its balancemix twin with the two values
-# of configs/_base_/methods/balancemix_split.py.
+# of configs/_base_/methods/balancemix_split.py, the given positives clean.
 _base_ = [
     '../balancemix/balancemix_resnet50_1xb16_voc07-448px_single-positive.py',
     '../_base_/methods/balancemix_split.py'
 ]
 data_preprocessor = {{_base_.balancemix_split_data_preprocessor}}
-default_hooks = {{_base_.balancemix_split_hooks}}
+default_hooks = {{_base_.balancemix_split_single_positive_hooks}}

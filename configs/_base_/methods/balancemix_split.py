@@ -10,5 +10,12 @@
 #               '../_base_/methods/balancemix_split.py']
 #     data_preprocessor = {{_base_.balancemix_split_data_preprocessor}}
 #     default_hooks = {{_base_.balancemix_split_hooks}}
+# With single positive labels every given positive is correct by
+# construction, so its configs take them as clean
+# (``balancemix_split_single_positive_hooks``): the split rule alone turns
+# correct positives the model doubts into negatives (label_variants.md,
+# "Single positive").
 balancemix_split_data_preprocessor = dict(mix=dict(alpha=1.0))
 balancemix_split_hooks = dict(label_manager=dict(gmm=dict(split='disagree')))
+balancemix_split_single_positive_hooks = dict(
+    label_manager=dict(gmm=dict(split='disagree'), clean_positives=True))
