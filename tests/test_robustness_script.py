@@ -322,12 +322,10 @@ def test_split_ablation_table(rb, fake, tmp_path):
 def test_ablation_table_with_a_step_not_run(rb, fake, tmp_path):
     """A step with no cell shows '-', the others keep their figures and
     the next step's gain is over the last row with one."""
-    rows = [
-        m for m, _ in rb.SPLIT_ABLATION_ROWS if m != 'bmix_random_alpha1'
-    ]
+    rows = [m for m, _ in rb.SPLIT_ABLATION_ROWS if m != 'bmix_random_alpha1']
     rb.main(
-        _argv(tmp_path, '--methods', *rows, '--noise', 'mislabel40',
-              '--seeds', '0'))
+        _argv(tmp_path, '--methods', *rows, '--noise', 'mislabel40', '--seeds',
+              '0'))
     md = _report(tmp_path, '.md').read_text()
     assert '| + Random sampler (= Mixup, alpha 1) | – | – |' in md
     # minority 58 - 5.5 = 52.5, over BCE's 44.5
