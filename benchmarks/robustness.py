@@ -160,6 +160,9 @@ ABLATION_SETTINGS = ('clean', 'mislabel40', 'flip40', 'single-positive')
 # BalanceMix with the statistics collected during the training steps instead
 # of the audit pass (issue: show both ways on the quick mode).
 ALPHA1 = dict(type='MinorityMixup', alpha=1.0)
+# BalanceMix-split's two changes (configs/_base_/methods/balancemix_split.py)
+SPLIT_FAMILY = dict(
+    gmm=dict(split='disagree'), data_preprocessor=dict(mix=ALPHA1))
 STATS_VARIANTS = {
     'balancemix_online':
     dict(stats_source='online'),
@@ -212,22 +215,16 @@ STATS_VARIANTS = {
     'bmix_minority_alpha1':
     dict(use_clean=False, data_preprocessor=dict(mix=ALPHA1)),
     'balancemix_disagree_alpha1':
-    dict(gmm=dict(split='disagree'), data_preprocessor=dict(mix=ALPHA1)),
+    SPLIT_FAMILY,
     'balancemix_disagree_minscore_alpha1':
-    dict(
-        gmm=dict(split='disagree'),
-        score_form='min',
-        data_preprocessor=dict(mix=ALPHA1)),
+    dict(SPLIT_FAMILY, score_form='min'),
     # the paper's rule with a floor on the ambiguous weight, at alpha 1
     'balancemix_floor_alpha1':
     dict(weight_floor=0.5, data_preprocessor=dict(mix=ALPHA1)),
     # BalanceMix-split with the given positives taken as clean: with single
     # positive labels the split rule re-labels correct positives to 0
     'balancemix_disagree_alpha1_cleanpos':
-    dict(
-        gmm=dict(split='disagree'),
-        clean_positives=True,
-        data_preprocessor=dict(mix=ALPHA1)),
+    dict(SPLIT_FAMILY, clean_positives=True),
 }
 # Table 5 of BalanceMix-split (issue 28: "Table 5 for the best"): the same
 # steps with alpha 1 and the split rule; its last row is the family itself.
@@ -238,16 +235,9 @@ SPLIT_ABLATION = {
         use_clean=False,
         data_preprocessor=dict(mix=ALPHA1)),
     'bmix_clean_split':
-    dict(
-        use_relabel=False,
-        use_ambiguous=False,
-        gmm=dict(split='disagree'),
-        data_preprocessor=dict(mix=ALPHA1)),
+    dict(SPLIT_FAMILY, use_relabel=False, use_ambiguous=False),
     'bmix_relabel_split':
-    dict(
-        use_ambiguous=False,
-        gmm=dict(split='disagree'),
-        data_preprocessor=dict(mix=ALPHA1)),
+    dict(SPLIT_FAMILY, use_ambiguous=False),
 }
 SPLIT_ABLATION_ROWS = (
     ('bce', 'Default (BCE loss)'),

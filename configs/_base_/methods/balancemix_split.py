@@ -18,4 +18,5 @@
 balancemix_split_data_preprocessor = dict(mix=dict(alpha=1.0))
 balancemix_split_hooks = dict(label_manager=dict(gmm=dict(split='disagree')))
 balancemix_split_single_positive_hooks = dict(
-    label_manager=dict(gmm=dict(split='disagree'), clean_positives=True))
+    label_manager=dict(
+        balancemix_split_hooks['label_manager'], clean_positives=True))
