@@ -656,3 +656,30 @@ def test_rule_verdict_by_hand(rb):
     lost += _cells('bce', 'single-positive', (99, 99, 99)) + \
         _cells(v, 'single-positive', (70, 70))
     assert rb.rule_verdict(lost, v)['family'] is False
+
+
+def test_best_epoch_table(rb):
+    """Last / best validated mAP, means over seeds, and each seed's best
+    epoch; a method without a validation history has no row."""
+
+    def cell(method, seed, maps):
+        return dict(
+            method=method,
+            setting='mislabel40',
+            seed=seed,
+            val_history=[{
+                'epoch': 3 * (i + 1),
+                'multi-label/mAP': v
+            } for i, v in enumerate(maps)])
+
+    results = [
+        cell('bce', 0, [60.0, 70.0, 66.0]),  # best at 6, falls to 66
+        cell('bce', 1, [61.0, 65.0, 68.0]),  # best at the last epoch
+        dict(method='mixup', setting='mislabel40', seed=0, val_history=[])
+    ]
+    lines = rb._best_epoch_table(results, ['bce', 'mixup'])
+    assert lines[0].startswith('## Last epoch against best epoch')
+    # last (66 + 68) / 2 = 67.0, best (70 + 68) / 2 = 69.0
+    assert '| BCE (default) | 67.0 / 69.0 (6,9) |' in lines
+    assert not any(line.startswith('| Mixup') for line in lines)
+    assert rb._best_epoch_table(results[2:], ['mixup']) == []
