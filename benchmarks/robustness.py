@@ -1443,16 +1443,30 @@ def _relabel_with_confirmed(rec) -> Optional[float]:
 
 
 # Table 7's blocks: (title, ((column, epoch-record key or function), ...))
+def _correct_share(result, positives: bool = False) -> Optional[float]:
+    """The share of correct labels among all given labels (or among the
+    given positives): the precision of a selection that picks at random."""
+    stats = result.get('noise_stats')
+    if not stats:
+        return None
+    if not positives:
+        return 1.0 - stats['rate_all']
+    kept = stats['num_pos_clean'] * (1.0 - stats['rate_pos'])
+    return kept / max(stats['num_pos_noisy'], 1)
+
+
+# (block title, (column, key) pairs, the precision of a random selection)
 LABEL_BLOCKS = (
     ('Clean label selection over all labels (Eq. 8, 12)',
-     (('precision', 'precision'), ('recall', 'recall'))),
+     (('precision', 'precision'), ('recall', 'recall')), _correct_share),
     ('Clean label selection over the given positives (Eq. 12)',
-     (('precision', 'precision_pos'), ('recall', 'recall_pos'))),
+     (('precision', 'precision_pos'),
+      ('recall', 'recall_pos')), lambda r: _correct_share(r, True)),
     ('Re-labeling (Eq. 9, 13): share re-labeled, share decided by Eq. 9 '
      '(re-labeled + confirmed), accuracy',
-     (('re-labeled', 'relabel_proportion'),
-      ('with confirmed', _relabel_with_confirmed), ('accuracy',
-                                                    'relabel_accuracy'))),
+     (('re-labeled', 'relabel_proportion'), ('with confirmed',
+                                             _relabel_with_confirmed),
+      ('accuracy', 'relabel_accuracy')), None),
 )
 
 
@@ -1474,11 +1488,19 @@ def _label_table(results,
         f'## Table 7: {title} clean-label selection and re-labeling '
         '(%, mean ± std over seeds)', ''
     ]
-    for block, keys in LABEL_BLOCKS:
+    for block, keys, chance in LABEL_BLOCKS:
         header = ['Training progress'] + [
             f'{SETTINGS[s][3]} {name}' for s in settings for name, _ in keys
         ]
         rows = []
+        if chance is not None:  # precision at random: the correct share
+            row = ['chance (share correct)']
+            for s in settings:
+                vals = [chance(r) for r in bm if r['setting'] == s]
+                vals = [v for v in vals if v is not None]
+                row += [_fmt(*_mean_std(vals), scale=100)] + ['–'] * (
+                    len(keys) - 1)
+            rows.append(row)
         for frac in PROGRESS:
             row = [f'{int(frac * 100)}% epochs']
             for s in settings:

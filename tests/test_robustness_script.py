@@ -68,6 +68,10 @@ def fake_result(spec, epochs=4):
             map_few=mean - 10),
         epochs=diag,
         train_seconds=12.5,
+        # 20% of all labels wrong; 90 of 100 clean positives kept, among
+        # 120 given positives
+        noise_stats=dict(
+            rate_all=0.2, rate_pos=0.1, num_pos_clean=100, num_pos_noisy=120),
         num_epochs=epochs,
         dataset=spec['dataset'],
         num_images=spec['num_images'])
@@ -227,6 +231,12 @@ def test_markdown_tables(rb, fake, tmp_path):
     last = [line for line in md.splitlines() if line.startswith('| 100%')]
     assert any('84.0 ± 0.0 | 90.0 ± 0.0' in line for line in last)
     assert any('4.0 ± 0.0 | 6.0 ± 0.0 | 95.0 ± 0.0' in line for line in last)
+    # a random selection's precision: 80% over all labels, 90 / 120 over
+    # the given positives
+    chance = [line for line in md.splitlines() if line.startswith('| chance')]
+    assert len(chance) == 2
+    assert chance[0].startswith('| chance (share correct) | 80.0 ± 0.0 | – |')
+    assert chance[1].startswith('| chance (share correct) | 75.0 ± 0.0 | – |')
     assert 'Table 7: BalanceMix-split' not in md  # no split cells here
     assert 'report written by: `python benchmarks/robustness.py --quick' in md
     assert _report(tmp_path, '_map_vs_noise.png').stat().st_size > 1000
