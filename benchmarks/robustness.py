@@ -221,6 +221,12 @@ STATS_VARIANTS = {
     # the paper's rule with a floor on the ambiguous weight, at alpha 1
     'balancemix_floor_alpha1':
     dict(weight_floor=0.5, data_preprocessor=dict(mix=ALPHA1)),
+    # the same with the given positives taken as clean (single positive)
+    'balancemix_floor_alpha1_cleanpos':
+    dict(
+        weight_floor=0.5,
+        clean_positives=True,
+        data_preprocessor=dict(mix=ALPHA1)),
     # BalanceMix-split with the given positives taken as clean: with single
     # positive labels the split rule re-labels correct positives to 0
     'balancemix_disagree_alpha1_cleanpos':
@@ -295,7 +301,8 @@ KEEP_CHECKPOINT = ('bce', 'balancemix', 'balancemix_disagree',
                    'balancemix_disagree_minscore',
                    'balancemix_disagree_alpha1',
                    'balancemix_disagree_alpha1_cleanpos',
-                   'balancemix_floor_alpha1')
+                   'balancemix_floor_alpha1',
+                   'balancemix_floor_alpha1_cleanpos')
 
 
 class Cell(NamedTuple):
@@ -1282,7 +1289,9 @@ VARIANT_NAMES = dict(
         "split='disagree' + score_form='min', alpha 1"),
     balancemix_disagree_alpha1_cleanpos=(
         "split='disagree', alpha 1, clean_positives=True"),
-    balancemix_floor_alpha1='weight_floor=0.5, alpha 1')
+    balancemix_floor_alpha1='weight_floor=0.5, alpha 1',
+    balancemix_floor_alpha1_cleanpos='weight_floor=0.5, alpha 1, '
+    'positives clean')
 
 
 def _stats_source_table(results) -> List[str]:
