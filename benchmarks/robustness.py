@@ -1451,7 +1451,6 @@ def _relabel_with_confirmed(rec) -> Optional[float]:
     return rec['relabel_frac'] + rec['confirmed_frac']
 
 
-# Table 7's blocks: (title, ((column, epoch-record key or function), ...))
 def _correct_share(result, positives: bool = False) -> Optional[float]:
     """The share of correct labels among all given labels (or among the
     given positives): the precision of a selection that picks at random."""
@@ -1464,7 +1463,8 @@ def _correct_share(result, positives: bool = False) -> Optional[float]:
     return kept / max(stats['num_pos_noisy'], 1)
 
 
-# (block title, (column, key) pairs, the precision of a random selection)
+# Table 7's blocks: (title, ((column, epoch-record key or function), ...),
+# the precision of a random selection or None)
 LABEL_BLOCKS = (
     ('Clean label selection over all labels (Eq. 8, 12)',
      (('precision', 'precision'), ('recall', 'recall')), _correct_share),
