@@ -163,6 +163,8 @@ ALPHA1 = dict(type='MinorityMixup', alpha=1.0)
 # BalanceMix-split's two changes (configs/_base_/methods/balancemix_split.py)
 SPLIT_FAMILY = dict(
     gmm=dict(split='disagree'), data_preprocessor=dict(mix=ALPHA1))
+# the paper's rule with a floor of 0.5 on the ambiguous weight, at alpha 1
+FLOOR_FAMILY = dict(weight_floor=0.5, data_preprocessor=dict(mix=ALPHA1))
 STATS_VARIANTS = {
     'balancemix_online':
     dict(stats_source='online'),
@@ -218,15 +220,11 @@ STATS_VARIANTS = {
     SPLIT_FAMILY,
     'balancemix_disagree_minscore_alpha1':
     dict(SPLIT_FAMILY, score_form='min'),
-    # the paper's rule with a floor on the ambiguous weight, at alpha 1
     'balancemix_floor_alpha1':
-    dict(weight_floor=0.5, data_preprocessor=dict(mix=ALPHA1)),
+    FLOOR_FAMILY,
     # the same with the given positives taken as clean (single positive)
     'balancemix_floor_alpha1_cleanpos':
-    dict(
-        weight_floor=0.5,
-        clean_positives=True,
-        data_preprocessor=dict(mix=ALPHA1)),
+    dict(FLOOR_FAMILY, clean_positives=True),
     # BalanceMix-split with the given positives taken as clean: with single
     # positive labels the split rule re-labels correct positives to 0
     'balancemix_disagree_alpha1_cleanpos':
@@ -1164,6 +1162,7 @@ def _best_epoch_table(results, methods) -> List[str]:
     method fall after its best epoch, as the paper's last-epoch protocol
     assumes?): "last / best (best epoch of each seed)", means over seeds."""
     settings = _present(results, SETTINGS)
+    key = METRIC_KEYS['map_all']
     rows = []
     # with BalanceMix-split, the floor and the alpha-1 mixing alone
     for m in list(methods) + [
@@ -1181,7 +1180,6 @@ def _best_epoch_table(results, methods) -> List[str]:
                 row.append('–')
                 continue
             seen = True
-            key = METRIC_KEYS['map_all']
             best = [
                 max(cell['val_history'], key=lambda v: v[key])
                 for cell in cells
